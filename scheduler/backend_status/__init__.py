@@ -1,0 +1,1 @@
+"""Backend availability per role, read from a TOML document (SSM parameter)."""

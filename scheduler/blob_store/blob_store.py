@@ -1,0 +1,41 @@
+"""The blob store contract.
+
+Inputs are written by the scheduler before a job is acknowledged. Results and
+logs never pass through the scheduler: agents upload them to presigned
+targets and owners download them from presigned links, so a large result
+costs the scheduler nothing.
+
+Every method is blocking and raises `scheduler.domain.errors.Unavailable`
+when the backing service cannot be reached or throttles.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from scheduler.domain.jobs import DownloadLink, UploadTarget
+
+
+class BlobStore(Protocol):
+    def put_input(self, job_id: str, payload: bytes, tags: dict[str, str]) -> None:
+        """MUST be durable when it returns (the job is acknowledged after it)."""
+
+    def get_input(self, job_id: str) -> bytes:
+        """MUST raise NotFound when there is no input for job_id."""
+
+    def delete_input(self, job_id: str) -> None:
+        """Idempotent: deleting a missing input is not an error."""
+
+    def result_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
+        """A presigned PUT; the upload MUST carry exactly `headers`."""
+
+    def log_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
+        """Like result_upload_target, for the job's captured stdout/stderr."""
+
+    def result_exists(self, job_id: str) -> bool: ...
+
+    def log_exists(self, job_id: str) -> bool: ...
+
+    def result_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink: ...
+
+    def log_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink: ...

@@ -1,0 +1,117 @@
+"""Job records, statuses and roles: the vocabulary every layer shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TIMEOUT = "TIMEOUT"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELLED}
+)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    GUEST = "guest"
+    EXECUTOR = "executor"
+
+
+CLIENT_ROLES = (Role.ADMIN, Role.DEVELOPER, Role.GUEST)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: `owner` is the SHA-256 hex of the token, never the token."""
+
+    owner: str
+    name: str
+    role: Role
+    token_id: str  # short, non-secret; what logs show
+
+
+@dataclass
+class JobRecord:
+    """One job as stored in the job table. Times are epoch seconds (float)."""
+
+    job_id: str
+    owner: str
+    owner_name: str
+    role: Role
+    backend: str
+    status: JobStatus
+    format: str
+    n_shots: int
+    timeout_s: float
+    parameters: dict[str, str]
+    size_bytes: int  # the serialized submit request: what counts against limits
+    payload_bytes: int
+    save_job: bool
+    submitted_at: float
+    queued_at: float
+    burst: float  # the owner's decayed submission count when submitted (fair share)
+    job_expiry: int  # epoch seconds; DynamoDB TTL deletes the record after it
+    scheduler_version: str
+    idempotency_key: str = ""
+    attempt: int = 0
+    lease_holder: str = ""
+    lease_expires_at: float = 0.0
+    cancel_requested: bool = False
+    tried_agents: list[str] = field(default_factory=list)
+    detail: str = ""
+    dequeued_at: float = 0.0
+    execution_started_at: float = 0.0
+    execution_finished_at: float = 0.0
+    finished_at: float = 0.0
+    actual_backend: str = ""
+    agent_version: str = ""
+    runner_version: str = ""
+    result_raw_bytes: int = 0
+    result_encoded_bytes: int = 0
+    log_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What an agent reports when a job ends (see ReportExecutionResult)."""
+
+    status: JobStatus  # COMPLETED | FAILED | TIMEOUT | CANCELLED
+    detail: str
+    result_raw_bytes: int
+    result_encoded_bytes: int
+    log_bytes: int
+    dequeued_at: float
+    execution_started_at: float
+    execution_finished_at: float
+    finished_at: float
+    actual_backend: str
+    agent_version: str
+    runner_version: str
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    url: str
+    expires_at: float
+    headers: dict[str, str]
+    method: str = "PUT"
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    expires_at: float

@@ -1,0 +1,1 @@
+"""Durable job records: the interface, its DynamoDB implementation and a factory."""

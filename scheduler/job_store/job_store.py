@@ -1,0 +1,120 @@
+"""The job store contract.
+
+DynamoDB is the source of truth for every job. Each state transition is a
+conditional write on the expected current status (and, for running jobs, the
+lease holder), so a duplicate report, a late agent or a second scheduler
+replica can never move a job twice. Methods that transition return the record
+as it is *after* the write, or None when the condition did not hold: the
+caller then re-reads and decides, the store never guesses.
+
+Every method is blocking (call it from a worker thread) and raises
+`scheduler.domain.errors.Unavailable` when the backing service cannot be
+reached or throttles, never a library-specific exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from scheduler.domain.jobs import Completion, JobRecord, JobStatus
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[JobRecord]
+    next_page_token: str  # "" on the last page
+
+
+class JobStore(Protocol):
+    def create(self, job: JobRecord) -> bool:
+        """Store a new QUEUED job.
+
+        MUST be conditional on no record with this job_id existing; returns
+        False (and writes nothing) when one exists, True when written.
+        """
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """MUST be strongly consistent: a transition just made is visible."""
+
+    def claim(
+        self, job_id: str, agent_id: str, lease_expires_at: float, now: float
+    ) -> JobRecord | None:
+        """QUEUED -> RUNNING held by `agent_id`.
+
+        MUST only succeed while the job is QUEUED. Sets lease holder and
+        expiry, dequeued_at = now, increments `attempt`, appends agent_id to
+        `tried_agents`, clears cancel_requested.
+        """
+
+    def renew_lease(
+        self, job_id: str, agent_id: str, lease_expires_at: float
+    ) -> JobRecord | None:
+        """Extend the lease. MUST only succeed while RUNNING and held by agent_id."""
+
+    def finish(
+        self, job_id: str, agent_id: str, completion: Completion, job_expiry: int
+    ) -> JobRecord | None:
+        """RUNNING -> completion.status, as reported by the lease holder.
+
+        MUST only succeed while RUNNING and held by `agent_id`. Clears the lease.
+        """
+
+    def cancel_queued(self, job_id: str, detail: str, now: float, job_expiry: int) -> JobRecord | None:
+        """QUEUED -> CANCELLED. MUST only succeed while QUEUED."""
+
+    def request_cancel(self, job_id: str) -> JobRecord | None:
+        """Set cancel_requested. MUST only succeed while RUNNING."""
+
+    def requeue(self, job_id: str, attempt: int, now: float) -> JobRecord | None:
+        """RUNNING -> QUEUED after a lost lease; queued_at is kept.
+
+        MUST only succeed while RUNNING with this `attempt` and a lease that
+        expired before `now` (a renewal by any replica wins). Clears the lease.
+        """
+
+    def end_running(
+        self,
+        job_id: str,
+        attempt: int,
+        status: JobStatus,
+        detail: str,
+        now: float,
+        job_expiry: int,
+        *,
+        require_expired_lease: bool,
+    ) -> JobRecord | None:
+        """RUNNING -> FAILED or TIMEOUT, decided by the scheduler, not an agent.
+
+        MUST only succeed while RUNNING with this `attempt` (and, when
+        `require_expired_lease`, a lease that expired before `now`).
+        """
+
+    def iter_by_status(self, status: JobStatus) -> Iterator[JobRecord]:
+        """All jobs in `status`, oldest queued_at first (the status index)."""
+
+    def list_for_owner(
+        self,
+        owner: str,
+        *,
+        status: JobStatus | None,
+        backend: str | None,
+        page_size: int,
+        page_token: str,
+    ) -> JobPage:
+        """The owner's jobs, newest submitted first (the owner index).
+
+        Filters apply before paging: a page holds up to `page_size` matching
+        jobs. MUST raise InvalidArgument for a page token it did not issue.
+        """
+
+    def list_all(
+        self,
+        *,
+        status: JobStatus | None,
+        backend: str | None,
+        page_size: int,
+        page_token: str,
+    ) -> JobPage:
+        """Every owner's jobs, newest submitted first (for admins)."""
