@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
+from tests.berth_system import BerthSystem
 
 REGION = "eu-west-1"
 
@@ -41,3 +43,25 @@ def moto_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def make_berth_system(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., BerthSystem]]:
+    """Factory: make_berth_system(lease_seconds=3, ...) -> a started BerthSystem."""
+    systems: list[BerthSystem] = []
+
+    def make(**overrides: Any) -> BerthSystem:
+        system = BerthSystem(moto_endpoint, tmp_path_factory.mktemp("berth"), **overrides)
+        systems.append(system)
+        return system.start()
+
+    yield make
+    for system in systems:
+        system.stop()
+
+
+@pytest.fixture
+def berth_system(make_berth_system: Callable[..., BerthSystem]) -> BerthSystem:
+    return make_berth_system()

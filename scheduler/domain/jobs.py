@@ -115,3 +115,38 @@ class UploadTarget:
 class DownloadLink:
     url: str
     expires_at: float
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """A validated-at-the-edge submission; the job service checks the semantics."""
+
+    format: str
+    payload: bytes
+    backend: str
+    n_shots: int
+    timeout_s: float
+    parameters: dict[str, str]
+    save_job: bool
+    idempotency_key: str
+    size_bytes: int  # the serialized request, as received
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What an agent receives from AssignNextJob."""
+
+    job: JobRecord
+    payload: bytes
+    result_upload: UploadTarget
+    log_upload: UploadTarget
+    lease_expires_at: float
+    heartbeat_interval_s: float
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as its owner sees it: the record plus its live queue position."""
+
+    job: JobRecord
+    queue_position: int  # 1-based while QUEUED, 0 otherwise

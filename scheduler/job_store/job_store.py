@@ -48,9 +48,7 @@ class JobStore(Protocol):
         `tried_agents`, clears cancel_requested.
         """
 
-    def renew_lease(
-        self, job_id: str, agent_id: str, lease_expires_at: float
-    ) -> JobRecord | None:
+    def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
         """Extend the lease. MUST only succeed while RUNNING and held by agent_id."""
 
     def finish(
@@ -61,7 +59,9 @@ class JobStore(Protocol):
         MUST only succeed while RUNNING and held by `agent_id`. Clears the lease.
         """
 
-    def cancel_queued(self, job_id: str, detail: str, now: float, job_expiry: int) -> JobRecord | None:
+    def cancel_queued(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
         """QUEUED -> CANCELLED. MUST only succeed while QUEUED."""
 
     def request_cancel(self, job_id: str) -> JobRecord | None:

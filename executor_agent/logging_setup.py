@@ -1,0 +1,81 @@
+"""Agent log lines: text for people, one JSON object per line for log shippers.
+
+Job state changes are logged through `job_event`, which puts the job id,
+backend, slot and durations both in the message and, for JSON, in fields of
+their own, so a log query never has to parse the message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+FIELDS_ATTR = "berth_fields"
+IN_MESSAGE = frozenset({"job_id"})  # job lines start with "job <id>"; no need to repeat it
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, FIELDS_ATTR, {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+    """Agent logs go to stdout (journald and `docker logs` collect it); job output never does."""
+    handler = logging.StreamHandler(sys.stdout)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}s"
+    return str(value)
+
+
+def log_event(
+    log: logging.Logger, event: str, message: str, *, level: int = logging.INFO, **fields: object
+) -> None:
+    """`message key=value ...`; JSON gets `event` and every field (floats as `<key>_seconds`).
+
+    Fields that are None are left out.
+    """
+    fields = {key: value for key, value in fields.items() if value is not None}
+    structured: dict[str, object] = {"event": event}
+    for key, value in fields.items():
+        if isinstance(value, float):
+            structured[f"{key}_seconds"] = round(value, 3)
+        else:
+            structured[key] = value
+    details = " ".join(
+        f"{key}={_text(value)}" for key, value in fields.items() if key not in IN_MESSAGE
+    )
+    log.log(
+        level, "%s%s", message, f" {details}" if details else "", extra={FIELDS_ATTR: structured}
+    )
+
+
+def job_event(
+    log: logging.Logger, event: str, job_id: str, *, level: int = logging.INFO, **fields: object
+) -> None:
+    """One line per job state change: `job <id> <event> key=value ...`."""
+    log_event(log, event, f"job {job_id} {event}", level=level, job_id=job_id, **fields)

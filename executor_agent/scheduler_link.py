@@ -1,0 +1,105 @@
+"""The agent's side of the ExecutionService: one channel, the token on every call.
+
+grpc reconnects a broken channel by itself; the options below keep its own
+reconnect backoff short, so that after a scheduler restart the next heartbeat
+or poll gets through within a second or two rather than grpc's default of up
+to two minutes. Retrying *calls* is the caller's business (see backoff.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from berth.scheduler.v1 import execution_pb2, execution_pb2_grpc
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from executor_agent.token_file import TokenFile
+
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+)
+CALL_TIMEOUT_S = 15.0
+
+
+def to_timestamp(epoch_s: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(epoch_s * 1e9))
+    return stamp
+
+
+def to_duration(seconds: float) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(int(seconds * 1e9))
+    return duration
+
+
+def seconds(duration: duration_pb2.Duration) -> float:
+    return float(duration.ToNanoseconds()) / 1e9
+
+
+def epoch(stamp: timestamp_pb2.Timestamp) -> float:
+    return float(stamp.ToNanoseconds()) / 1e9
+
+
+class SchedulerUnreachable(Exception):
+    pass
+
+
+class SchedulerLink:
+    def __init__(self, address: str, token: TokenFile) -> None:
+        self.address = address
+        self._token = token
+        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._stub = execution_pb2_grpc.ExecutionServiceStub(self._channel)
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._token.token()}"),)
+
+    async def wait_until_reachable(self, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout_s)
+        except TimeoutError:
+            raise SchedulerUnreachable(
+                f"cannot reach the scheduler at {self.address} within {timeout_s:g}s "
+                "(is it running, and is this its execution port?)"
+            ) from None
+
+    async def assign(
+        self, backend: str, agent_id: str, wait_s: float
+    ) -> execution_pb2.AssignNextJobResponse:
+        request = execution_pb2.AssignNextJobRequest(
+            backend=backend, agent_id=agent_id, wait=to_duration(wait_s)
+        )
+        # The deadline catches a connection that died silently mid-poll.
+        return await self._stub.AssignNextJob(
+            request, metadata=self._metadata(), timeout=wait_s + CALL_TIMEOUT_S
+        )
+
+    async def heartbeat(
+        self, job_id: str, agent_id: str, timeout_s: float
+    ) -> execution_pb2.HeartbeatResponse:
+        request = execution_pb2.HeartbeatRequest(job_id=job_id, agent_id=agent_id)
+        return await self._stub.Heartbeat(request, metadata=self._metadata(), timeout=timeout_s)
+
+    async def report(
+        self, request: execution_pb2.ReportExecutionResultRequest
+    ) -> execution_pb2.ReportExecutionResultResponse:
+        return await self._stub.ReportExecutionResult(
+            request, metadata=self._metadata(), timeout=CALL_TIMEOUT_S
+        )
+
+    async def refresh_upload_url(
+        self, job_id: str, agent_id: str
+    ) -> execution_pb2.RefreshUploadUrlResponse:
+        request = execution_pb2.RefreshUploadUrlRequest(job_id=job_id, agent_id=agent_id)
+        return await self._stub.RefreshUploadUrl(
+            request, metadata=self._metadata(), timeout=CALL_TIMEOUT_S
+        )
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)

@@ -1,0 +1,91 @@
+"""`python -m scheduler`: run the scheduler (or, with --dev, the whole embedded system)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from scheduler.app import SchedulerApp, StartupError
+from scheduler.config import ConfigError, SchedulerConfig, load_config
+from scheduler.domain.errors import BerthError
+from scheduler.logging_setup import configure_logging
+
+log = logging.getLogger("scheduler")
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stop signal received: no new calls, finishing in-flight ones")
+
+
+async def run(config: SchedulerConfig) -> None:
+    app = SchedulerApp(config)
+    await app.start()
+    try:
+        await _wait_for_stop_signal()
+    finally:
+        await app.stop()
+
+
+async def run_dev(config: SchedulerConfig) -> None:
+    from scheduler.dev.dev_stack import DevStack, use_dev_credentials, write_tokens_file
+    from scheduler.dev.embedded_aws import EmbeddedAws
+
+    use_dev_credentials()
+    emulator = None
+    endpoint = config.endpoint
+    if endpoint is None:
+        emulator = EmbeddedAws()
+        endpoint = emulator.start()
+    stack = DevStack(config, endpoint)
+    try:
+        await stack.start()
+        write_tokens_file(config.dev_tokens_file, stack.tokens)
+        host = "localhost"
+        print(
+            "\nBerth is running (development mode)\n"
+            f"  submission   {host}:{stack.submission_port}   (clients: admin, developer, guest)\n"
+            f"  execution    {host}:{stack.execution_port}   (agents: executor)\n"
+            f"  token db     {stack.token_database_address}\n"
+            f"  AWS emulator {endpoint}{' (in-process moto)' if emulator else ''}\n"
+            f"  backends     emulator, qpu (available to every role)\n"
+            f"  tokens       written to {config.dev_tokens_file}:",
+            flush=True,
+        )
+        for role, token in stack.tokens.items():
+            print(f"    {role:<10} {token}", flush=True)
+        print("Press Ctrl-C to stop.\n", flush=True)
+        await _wait_for_stop_signal()
+    finally:
+        await stack.stop()
+        if emulator is not None:
+            emulator.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load_config(argv)
+    except ConfigError as error:
+        print(f"python -m scheduler: {error}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_format)
+    try:
+        asyncio.run(run_dev(config) if config.dev else run(config))
+    except (StartupError, BerthError) as error:
+        log.error("cannot start: %s", error)
+        return 1
+    except OSError as error:
+        log.error("cannot start: %s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

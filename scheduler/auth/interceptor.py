@@ -1,0 +1,186 @@
+"""Authentication and port rules for every RPC, as a grpc.aio server interceptor.
+
+The interceptor does not verify in `intercept_service` itself: it wraps the
+method's behaviour so that verification runs inside the RPC's own task, where
+it can abort with a precise status and where the verified Principal, set in
+a ContextVar, is seen by the servicer. grpc.aio runs each RPC in its own task
+(with its own copy of the context), so one call's principal never leaks into
+another and nothing needs resetting.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+
+from scheduler.auth.bearer import bearer_token
+from scheduler.auth.token_verifier import TokenVerifier, short_hash
+from scheduler.domain.errors import Unauthenticated, Unavailable
+from scheduler.domain.jobs import CLIENT_ROLES, Principal, Role
+
+log = logging.getLogger(__name__)
+
+current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("current_principal")
+
+# Probes and tooling must work without a token.
+PUBLIC_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+)
+# gRPC refuses request metadata beyond 16 KiB with RESOURCE_EXHAUSTED before any
+# interceptor runs; servers that want oversized tokens to get UNAUTHENTICATED like any
+# other bad token pass this in their options.
+AUTH_SERVER_OPTIONS: Sequence[tuple[str, int]] = (("grpc.max_metadata_size", 2 * 1024 * 1024),)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in the stubs
+if TYPE_CHECKING:
+    _InterceptorBase = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _InterceptorBase = grpc.aio.ServerInterceptor
+
+
+def principal() -> Principal:
+    """The caller of the current RPC, as verified by AuthInterceptor."""
+    try:
+        return current_principal.get()
+    except LookupError:
+        raise RuntimeError(
+            "no authenticated principal: this RPC did not pass through AuthInterceptor"
+        ) from None
+
+
+class AuthInterceptor(_InterceptorBase):
+    def __init__(
+        self, verifier: TokenVerifier, allowed_roles: frozenset[Role], port_name: str
+    ) -> None:
+        self._verifier = verifier
+        self._allowed_roles = allowed_roles
+        self._port_name = port_name
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or _service_of(method) in PUBLIC_SERVICES:
+            return handler
+        metadata = tuple(handler_call_details.invocation_metadata or ())
+
+        async def authenticate(context: Context) -> Principal:
+            return await self._authenticate(metadata, method, context)
+
+        return _with_authentication(handler, authenticate)
+
+    async def _authenticate(
+        self, metadata: tuple[Any, ...], method: str, context: Context
+    ) -> Principal:
+        token = ""
+        try:
+            token = bearer_token(metadata)
+            caller = await self._verifier.verify(token)
+        except Unauthenticated as error:
+            log.debug("refused %s: token %s: %s", method, _fingerprint(token), error.message)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, error.message)
+            raise  # unreachable: abort raises
+        except Unavailable as error:
+            log.warning("cannot verify token %s for %s: %s", _fingerprint(token), method, error)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, error.message)
+            raise
+        except Exception:
+            correlation_id = uuid.uuid4().hex[:12]
+            log.exception("token verification failed (correlation id %s)", correlation_id)
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal error (correlation id {correlation_id}); please report it",
+            )
+            raise
+        if caller.role not in self._allowed_roles:
+            log.info(
+                "refused %s: token %s has role %s, not allowed on the %s port",
+                method,
+                caller.token_id,
+                caller.role.value,
+                self._port_name,
+            )
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, self._wrong_port(caller.role))
+        return caller
+
+    def _wrong_port(self, role: Role) -> str:
+        message = f"role {role.value!r} may not use the {self._port_name} port"
+        if role is Role.EXECUTOR and self._port_name != "execution":
+            return message + "; use the execution port"
+        if role in CLIENT_ROLES and self._port_name != "submission":
+            return message + "; use the submission port"
+        return message
+
+
+def _service_of(method: str) -> str:
+    """The service part of a method path: "/pkg.Service/Method" gives "pkg.Service"."""
+    return method.lstrip("/").partition("/")[0]
+
+
+def _fingerprint(token: str) -> str:
+    return short_hash(token) if token else "(none)"
+
+
+Authenticate = Callable[[Context], Awaitable[Principal]]
+
+
+def _with_authentication(handler: Handler, authenticate: Authenticate) -> Handler:
+    """The same method, authenticating first; works for all four call shapes."""
+    serializers = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if not handler.request_streaming and not handler.response_streaming:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary_response(handler.unary_unary, authenticate), **serializers
+        )
+    if not handler.request_streaming:
+        return grpc.unary_stream_rpc_method_handler(
+            _stream_response(handler.unary_stream, authenticate), **serializers
+        )
+    if not handler.response_streaming:
+        return grpc.stream_unary_rpc_method_handler(
+            _unary_response(handler.stream_unary, authenticate), **serializers
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        _stream_response(handler.stream_stream, authenticate), **serializers
+    )
+
+
+def _unary_response(behaviour: Any, authenticate: Authenticate) -> Any:
+    async def authenticated(request: Any, context: Context) -> Any:
+        current_principal.set(await authenticate(context))
+        result = behaviour(request, context)
+        return await result if inspect.isawaitable(result) else result
+
+    return authenticated
+
+
+def _stream_response(behaviour: Any, authenticate: Authenticate) -> Any:
+    async def authenticated(request: Any, context: Context) -> AsyncIterator[Any]:
+        current_principal.set(await authenticate(context))
+        result = behaviour(request, context)
+        if hasattr(result, "__aiter__"):
+            async for item in result:
+                yield item
+        elif inspect.isawaitable(result):
+            await result  # a coroutine handler that writes with context.write()
+        elif result is not None:
+            for item in result:
+                yield item
+
+    return authenticated

@@ -1,0 +1,1 @@
+"""AWS plumbing shared by the storage implementations: clients, errors, names, provisioning."""

@@ -1,0 +1,126 @@
+"""The blob store on S3: inputs written by the scheduler, results and logs by agents.
+
+Keys are `jobs/<job_id>/input`, `jobs/<job_id>/result` and `jobs/<job_id>/log`.
+Agents upload gzip to presigned PUT URLs signed with SigV4 over the
+Content-Type header, so an upload must send exactly the headers returned in
+the target (S3 answers 403 otherwise); owners download through presigned
+GET links. The bytes never pass through the scheduler.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from botocore.exceptions import ClientError
+
+from scheduler.aws.aws_errors import translate_aws_errors
+from scheduler.domain.errors import NotFound
+from scheduler.domain.jobs import DownloadLink, UploadTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+_SERVICE = "S3"
+GZIP = "application/gzip"
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+def input_key(job_id: str) -> str:
+    return f"jobs/{job_id}/input"
+
+
+def result_key(job_id: str) -> str:
+    return f"jobs/{job_id}/result"
+
+
+def log_key(job_id: str) -> str:
+    return f"jobs/{job_id}/log"
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class S3BlobStore:
+    def __init__(
+        self, client: S3Client, bucket: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._clock = clock
+
+    def put_input(self, job_id: str, payload: bytes, tags: dict[str, str]) -> None:
+        """Tags (role, save_job) let bucket lifecycle rules expire unsaved inputs."""
+        with translate_aws_errors(_SERVICE):
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=input_key(job_id),
+                Body=payload,
+                ContentType="application/octet-stream",
+                Tagging=urlencode(tags),
+            )
+
+    def get_input(self, job_id: str) -> bytes:
+        try:
+            with translate_aws_errors(_SERVICE):
+                response = self._client.get_object(Bucket=self._bucket, Key=input_key(job_id))
+                return response["Body"].read()
+        except ClientError as error:
+            if _error_code(error) in _MISSING:
+                raise NotFound(f"job {job_id} has no stored input") from error
+            raise
+
+    def delete_input(self, job_id: str) -> None:
+        with translate_aws_errors(_SERVICE):
+            self._client.delete_object(Bucket=self._bucket, Key=input_key(job_id))
+
+    def result_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
+        return self._upload_target(result_key(job_id), expires_in_s)
+
+    def log_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
+        return self._upload_target(log_key(job_id), expires_in_s)
+
+    def result_exists(self, job_id: str) -> bool:
+        return self._exists(result_key(job_id))
+
+    def log_exists(self, job_id: str) -> bool:
+        return self._exists(log_key(job_id))
+
+    def result_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink:
+        return self._download_link(result_key(job_id), expires_in_s)
+
+    def log_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink:
+        return self._download_link(log_key(job_id), expires_in_s)
+
+    def _upload_target(self, key: str, expires_in_s: int) -> UploadTarget:
+        expires_at = self._clock() + expires_in_s
+        # Presigning makes no request, but resolving credentials for it may fail.
+        with translate_aws_errors(_SERVICE):
+            url = self._client.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": self._bucket, "Key": key, "ContentType": GZIP},
+                ExpiresIn=expires_in_s,
+                HttpMethod="PUT",
+            )
+        return UploadTarget(url=url, expires_at=expires_at, headers={"Content-Type": GZIP})
+
+    def _download_link(self, key: str, expires_in_s: int) -> DownloadLink:
+        expires_at = self._clock() + expires_in_s
+        with translate_aws_errors(_SERVICE):
+            url = self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in_s
+            )
+        return DownloadLink(url=url, expires_at=expires_at)
+
+    def _exists(self, key: str) -> bool:
+        try:
+            with translate_aws_errors(_SERVICE):
+                self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _MISSING:
+                return False
+            raise
+        return True

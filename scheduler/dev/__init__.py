@@ -1,0 +1,1 @@
+"""The embedded development system: one command, one machine, no AWS account."""

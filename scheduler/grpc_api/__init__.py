@@ -1,0 +1,1 @@
+"""The thin gRPC surface: protobuf <-> domain, domain errors <-> status codes."""

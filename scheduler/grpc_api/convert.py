@@ -1,0 +1,118 @@
+"""Protobuf <-> domain conversions, kept in one place so servicers stay thin."""
+
+from __future__ import annotations
+
+from berth.scheduler.v1 import job_pb2, submission_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from scheduler.backend_status.backend_status import Availability
+from scheduler.domain.errors import InvalidArgument
+from scheduler.domain.jobs import DownloadLink, JobRecord, JobStatus, JobView, UploadTarget
+
+STATUS_TO_PB: dict[JobStatus, job_pb2.JobStatus.ValueType] = {
+    JobStatus.QUEUED: job_pb2.JOB_STATUS_QUEUED,
+    JobStatus.RUNNING: job_pb2.JOB_STATUS_RUNNING,
+    JobStatus.COMPLETED: job_pb2.JOB_STATUS_COMPLETED,
+    JobStatus.FAILED: job_pb2.JOB_STATUS_FAILED,
+    JobStatus.TIMEOUT: job_pb2.JOB_STATUS_TIMEOUT,
+    JobStatus.CANCELLED: job_pb2.JOB_STATUS_CANCELLED,
+}
+STATUS_FROM_PB = {value: key for key, value in STATUS_TO_PB.items()}
+
+AVAILABILITY_TO_PB: dict[Availability, submission_pb2.Availability.ValueType] = {
+    Availability.AVAILABLE: submission_pb2.AVAILABILITY_AVAILABLE,
+    Availability.MAINTENANCE: submission_pb2.AVAILABILITY_MAINTENANCE,
+    Availability.UNAVAILABLE: submission_pb2.AVAILABILITY_UNAVAILABLE,
+}
+
+MAX_DURATION_S = 10 * 365 * 86400
+
+
+def timestamp(epoch_s: float) -> timestamp_pb2.Timestamp | None:
+    if not epoch_s:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(epoch_s * 1e9))
+    return ts
+
+
+def epoch_seconds(ts: timestamp_pb2.Timestamp, field: str) -> float:
+    """0.0 for an unset timestamp; INVALID_ARGUMENT for one outside 1970..9999."""
+    if ts.seconds < 0 or ts.seconds > 253402300799 or not 0 <= ts.nanos < 1_000_000_000:
+        raise InvalidArgument(f"{field} is not a valid timestamp")
+    return ts.seconds + ts.nanos / 1e9
+
+
+def duration(seconds: float) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+def duration_seconds(d: duration_pb2.Duration, field: str) -> float:
+    if (
+        abs(d.seconds) > MAX_DURATION_S
+        or abs(d.nanos) >= 1_000_000_000
+        or (d.seconds and d.nanos and (d.seconds > 0) != (d.nanos > 0))
+    ):
+        raise InvalidArgument(f"{field} is not a valid duration")
+    return d.seconds + d.nanos / 1e9
+
+
+def job_status(status: job_pb2.JobStatus.ValueType, field: str) -> JobStatus | None:
+    """None for UNSPECIFIED (= any); INVALID_ARGUMENT for a value we do not know."""
+    if status == job_pb2.JOB_STATUS_UNSPECIFIED:
+        return None
+    if status not in STATUS_FROM_PB:
+        raise InvalidArgument(f"{field}: unknown job status {status}")
+    return STATUS_FROM_PB[status]
+
+
+def upload_target(target: UploadTarget) -> job_pb2.UploadTarget:
+    return job_pb2.UploadTarget(
+        url=target.url,
+        expires_at=timestamp(target.expires_at),
+        headers=target.headers,
+        method=target.method,
+    )
+
+
+def download_link(link: DownloadLink) -> job_pb2.DownloadLink:
+    return job_pb2.DownloadLink(url=link.url, expires_at=timestamp(link.expires_at))
+
+
+def timestamps(job: JobRecord) -> job_pb2.JobTimestamps:
+    return job_pb2.JobTimestamps(
+        submitted_at=timestamp(job.submitted_at),
+        queued_at=timestamp(job.queued_at),
+        dequeued_at=timestamp(job.dequeued_at),
+        execution_started_at=timestamp(job.execution_started_at),
+        execution_finished_at=timestamp(job.execution_finished_at),
+        finished_at=timestamp(job.finished_at),
+    )
+
+
+def job_info(view: JobView) -> submission_pb2.JobInfo:
+    job = view.job
+    return submission_pb2.JobInfo(
+        job_id=job.job_id,
+        status=STATUS_TO_PB[job.status],
+        detail=job.detail,
+        queue_position=view.queue_position,
+        backend=job.backend,
+        actual_backend=job.actual_backend,
+        format=job.format,
+        n_shots=job.n_shots,
+        timeout=duration(job.timeout_s),
+        attempt=job.attempt,
+        cancel_requested=job.cancel_requested,
+        timestamps=timestamps(job),
+        versions=job_pb2.Versions(
+            scheduler=job.scheduler_version, agent=job.agent_version, runner=job.runner_version
+        ),
+        input_bytes=job.payload_bytes,
+        result_raw_bytes=job.result_raw_bytes,
+        result_encoded_bytes=job.result_encoded_bytes,
+        owner_name=job.owner_name,
+        parameters=job.parameters,
+    )

@@ -1,0 +1,111 @@
+"""SubmissionService: requests in, domain calls, responses out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from berth.scheduler.v1 import submission_pb2, submission_pb2_grpc
+
+from scheduler.auth.interceptor import principal
+from scheduler.domain.jobs import SubmitRequest
+from scheduler.grpc_api import convert
+from scheduler.grpc_api.errors import server_stream, unary
+from scheduler.service.submissions import SubmissionOperations
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
+    def __init__(self, operations: SubmissionOperations) -> None:
+        self._ops = operations
+
+    @unary
+    async def SubmitJob(
+        self, request: submission_pb2.SubmitJobRequest, context: Context
+    ) -> submission_pb2.SubmitJobResponse:
+        job, settings = request.job, request.job.settings
+        submit = SubmitRequest(
+            format=job.program.format,
+            payload=job.program.payload,
+            backend=settings.backend,
+            n_shots=settings.n_shots,
+            timeout_s=convert.duration_seconds(settings.timeout, "settings.timeout"),
+            parameters=dict(settings.parameters),
+            save_job=request.options.save_job,
+            idempotency_key=request.options.idempotency_key,
+            size_bytes=request.ByteSize(),
+        )
+        job_id = await self._ops.submit(principal(), submit)
+        return submission_pb2.SubmitJobResponse(job_id=job_id)
+
+    @unary
+    async def CancelJob(
+        self, request: submission_pb2.CancelJobRequest, context: Context
+    ) -> submission_pb2.CancelJobResponse:
+        job = await self._ops.cancel(principal(), request.job_id)
+        return submission_pb2.CancelJobResponse(
+            status=convert.STATUS_TO_PB[job.status], cancel_requested=job.cancel_requested
+        )
+
+    @unary
+    async def GetJobStatus(
+        self, request: submission_pb2.GetJobStatusRequest, context: Context
+    ) -> submission_pb2.JobInfo:
+        return convert.job_info(await self._ops.view(principal(), request.job_id))
+
+    @unary
+    async def GetJobResult(
+        self, request: submission_pb2.GetJobResultRequest, context: Context
+    ) -> submission_pb2.GetJobResultResponse:
+        links = await self._ops.result_links(principal(), request.job_id)
+        return submission_pb2.GetJobResultResponse(
+            result=convert.download_link(links.result),
+            log=convert.download_link(links.log) if links.log else None,
+            result_raw_bytes=links.result_raw_bytes,
+            result_encoded_bytes=links.result_encoded_bytes,
+        )
+
+    @unary
+    async def GetJobLog(
+        self, request: submission_pb2.GetJobLogRequest, context: Context
+    ) -> submission_pb2.GetJobLogResponse:
+        link = await self._ops.log_link(principal(), request.job_id)
+        return submission_pb2.GetJobLogResponse(log=convert.download_link(link))
+
+    @unary
+    async def ListJobs(
+        self, request: submission_pb2.ListJobsRequest, context: Context
+    ) -> submission_pb2.ListJobsResponse:
+        views, next_token = await self._ops.list_jobs(
+            principal(),
+            status=convert.job_status(request.status, "status"),
+            backend=request.backend or None,
+            all_users=request.all_users,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return submission_pb2.ListJobsResponse(
+            jobs=[convert.job_info(view) for view in views], next_page_token=next_token
+        )
+
+    @unary
+    async def GetServiceStatus(
+        self, request: submission_pb2.GetServiceStatusRequest, context: Context
+    ) -> submission_pb2.GetServiceStatusResponse:
+        status = self._ops.service_status(principal(), request.backend)
+        return submission_pb2.GetServiceStatusResponse(
+            backend=status.backend,
+            availability=convert.AVAILABILITY_TO_PB[status.status.availability],
+            description=status.status.description,
+            queue_length=status.queue_length,
+            role_max_timeout=convert.duration(status.role_max_timeout_s),
+        )
+
+    @server_stream
+    async def WatchJob(
+        self, request: submission_pb2.WatchJobRequest, context: Context
+    ) -> AsyncIterator[submission_pb2.JobInfo]:
+        async for view in self._ops.watch(principal(), request.job_id):
+            yield convert.job_info(view)

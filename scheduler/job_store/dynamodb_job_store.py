@@ -1,0 +1,345 @@
+"""The job store on DynamoDB: every transition is one conditional UpdateItem.
+
+The condition carries the expected status (and lease holder, attempt, lease
+expiry where the contract says so); DynamoDB evaluates it atomically with
+the write, so two replicas or a late agent racing for the same job cannot
+both win. A failed condition is an answer (None), not an error.
+
+Reads of one job are strongly consistent. Listings and `iter_by_status` read
+global secondary indexes, which are eventually consistent: a job written a
+moment ago may be missing from them, or show its previous status, for a
+fraction of a second. Callers that act on a listed job re-read it with `get`
+or act through a conditional transition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from scheduler.aws.aws_errors import translate_aws_errors
+from scheduler.aws.table_definitions import (
+    DAY_INDEX,
+    JOB_ID,
+    OWNER_INDEX,
+    STATUS_INDEX,
+    SUBMITTED_DAY,
+)
+from scheduler.domain.errors import InvalidArgument
+from scheduler.domain.jobs import Completion, JobRecord, JobStatus
+from scheduler.job_store.dynamodb_index_reader import (
+    IndexQuery,
+    JobIndexReader,
+    error_code,
+    expression_names,
+)
+from scheduler.job_store.job_item_codec import encode, item_to_job, job_to_item, utc_day
+from scheduler.job_store.job_store import JobPage
+from scheduler.job_store.page_tokens import (
+    Position,
+    all_page_token,
+    owner_page_token,
+    parse_all_page_token,
+    parse_owner_page_token,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from scheduler.job_store.job_item_codec import Item
+
+_SERVICE = "DynamoDB"
+_DAY_S = 86_400.0
+_CLOCK_SKEW_S = 300.0  # another replica's clock may be ahead: look a little into "tomorrow"
+
+_IN_STATUS = "#status = :expected_status"
+_HELD = "#status = :expected_status AND #lease_holder = :holder"
+_RUNNING_ATTEMPT = "#status = :expected_status AND #attempt = :attempt"
+_LEASE_EXPIRED = " AND #lease_expires_at < :now"
+_CLEARED_LEASE: dict[str, object] = {"lease_holder": "", "lease_expires_at": 0.0}
+
+
+class DynamoDbJobStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        retention_days: int = 31,
+        clock: Callable[[], float] = time.time,
+        query_batch: int = 100,
+    ) -> None:
+        """`retention_days` bounds how far back the admin listing walks (job TTL).
+
+        `query_batch` is how many items one Query evaluates while a filtered
+        listing fills its page: larger costs read capacity, smaller round trips.
+        """
+        self._client = client
+        self._table = table_name
+        self._retention_days = retention_days
+        self._clock = clock
+        self._indexes = JobIndexReader(client, table_name, query_batch)
+
+    # --- single jobs -------------------------------------------------------
+
+    def create(self, job: JobRecord) -> bool:
+        try:
+            with translate_aws_errors(_SERVICE):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=job_to_item(job),
+                    ConditionExpression="attribute_not_exists(#job_id)",
+                    ExpressionAttributeNames={"#job_id": JOB_ID},
+                )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with translate_aws_errors(_SERVICE):
+            response = self._client.get_item(
+                TableName=self._table, Key={JOB_ID: {"S": job_id}}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        return item_to_job(item) if item else None
+
+    def claim(
+        self, job_id: str, agent_id: str, lease_expires_at: float, now: float
+    ) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {
+                "status": JobStatus.RUNNING,
+                "lease_holder": agent_id,
+                "lease_expires_at": lease_expires_at,
+                "dequeued_at": now,
+                "cancel_requested": False,
+            },
+            _IN_STATUS,
+            {":expected_status": JobStatus.QUEUED, ":one": 1, ":agent": [agent_id], ":none": []},
+            raw_assignments=(
+                "#attempt = #attempt + :one",
+                "#tried_agents = list_append(if_not_exists(#tried_agents, :none), :agent)",
+            ),
+        )
+
+    def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"lease_expires_at": lease_expires_at},
+            _HELD,
+            {":expected_status": JobStatus.RUNNING, ":holder": agent_id},
+        )
+
+    def finish(
+        self, job_id: str, agent_id: str, completion: Completion, job_expiry: int
+    ) -> JobRecord | None:
+        if not completion.status.terminal:
+            raise ValueError(f"finish needs a terminal status, not {completion.status}")
+        return self._transition(
+            job_id,
+            {
+                "status": completion.status,
+                "detail": completion.detail,
+                "result_raw_bytes": completion.result_raw_bytes,
+                "result_encoded_bytes": completion.result_encoded_bytes,
+                "log_bytes": completion.log_bytes,
+                "dequeued_at": completion.dequeued_at,
+                "execution_started_at": completion.execution_started_at,
+                "execution_finished_at": completion.execution_finished_at,
+                "finished_at": completion.finished_at,
+                "actual_backend": completion.actual_backend,
+                "agent_version": completion.agent_version,
+                "runner_version": completion.runner_version,
+                "job_expiry": job_expiry,
+                **_CLEARED_LEASE,
+            },
+            _HELD,
+            {":expected_status": JobStatus.RUNNING, ":holder": agent_id},
+        )
+
+    def cancel_queued(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {
+                "status": JobStatus.CANCELLED,
+                "detail": detail,
+                "finished_at": now,
+                "job_expiry": job_expiry,
+            },
+            _IN_STATUS,
+            {":expected_status": JobStatus.QUEUED},
+        )
+
+    def request_cancel(self, job_id: str) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"cancel_requested": True},
+            _IN_STATUS,
+            {":expected_status": JobStatus.RUNNING},
+        )
+
+    def requeue(self, job_id: str, attempt: int, now: float) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"status": JobStatus.QUEUED, **_CLEARED_LEASE},
+            _RUNNING_ATTEMPT + _LEASE_EXPIRED,
+            {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":now": now},
+        )
+
+    def end_running(
+        self,
+        job_id: str,
+        attempt: int,
+        status: JobStatus,
+        detail: str,
+        now: float,
+        job_expiry: int,
+        *,
+        require_expired_lease: bool,
+    ) -> JobRecord | None:
+        if status not in (JobStatus.FAILED, JobStatus.TIMEOUT):
+            raise ValueError(f"end_running ends a job FAILED or TIMEOUT, not {status}")
+        condition = _RUNNING_ATTEMPT
+        values: dict[str, object] = {":expected_status": JobStatus.RUNNING, ":attempt": attempt}
+        if require_expired_lease:
+            condition += _LEASE_EXPIRED
+            values[":now"] = now
+        return self._transition(
+            job_id,
+            {
+                "status": status,
+                "detail": detail,
+                "finished_at": now,
+                "job_expiry": job_expiry,
+                **_CLEARED_LEASE,
+            },
+            condition,
+            values,
+        )
+
+    def _transition(
+        self,
+        job_id: str,
+        assignments: dict[str, object],
+        condition: str,
+        condition_values: dict[str, object],
+        *,
+        raw_assignments: tuple[str, ...] = (),
+    ) -> JobRecord | None:
+        """SET `assignments` if `condition` holds; the record after the write, else None."""
+        values: dict[str, AttributeValueTypeDef] = {
+            f":set_{name}": encode(value) for name, value in assignments.items()
+        }
+        values.update({name: encode(value) for name, value in condition_values.items()})
+        update = "SET " + ", ".join(
+            [f"#{name} = :set_{name}" for name in assignments] + list(raw_assignments)
+        )
+        try:
+            with translate_aws_errors(_SERVICE):
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={JOB_ID: {"S": job_id}},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=expression_names(update, condition),
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return item_to_job(response["Attributes"])
+
+    # --- listings (global secondary indexes: eventually consistent) --------
+
+    def iter_by_status(self, status: JobStatus) -> Iterator[JobRecord]:
+        query = IndexQuery(STATUS_INDEX, "status", "queued_at", str(status))
+        start: Item | None = None
+        while True:
+            items, start = self._indexes.read(query, start)
+            yield from (item_to_job(item) for item in items)
+            if start is None:
+                return
+
+    def list_for_owner(
+        self,
+        owner: str,
+        *,
+        status: JobStatus | None,
+        backend: str | None,
+        page_size: int,
+        page_token: str,
+    ) -> JobPage:
+        _check_page_size(page_size)
+        query = IndexQuery(OWNER_INDEX, "owner", "submitted_at", owner, status, backend)
+        start = None
+        if page_token:
+            start = _start_key(query, parse_owner_page_token(page_token, owner))
+        items, next_key = self._indexes.fill_page(query, start, page_size)
+        token = owner_page_token(owner, _position(next_key)) if next_key else ""
+        return _page(items, token)
+
+    def list_all(
+        self,
+        *,
+        status: JobStatus | None,
+        backend: str | None,
+        page_size: int,
+        page_token: str,
+    ) -> JobPage:
+        """Walks the day index from today back `retention_days`, one Query per day at least."""
+        _check_page_size(page_size)
+        now = self._clock()
+        oldest = utc_day(now - self._retention_days * _DAY_S)
+        day = utc_day(now + _CLOCK_SKEW_S)
+        position: Position | None = None
+        if page_token:
+            day, position = parse_all_page_token(page_token)
+        collected: list[Item] = []
+        while day >= oldest:
+            query = IndexQuery(DAY_INDEX, SUBMITTED_DAY, "submitted_at", day, status, backend)
+            start = _start_key(query, position) if position else None
+            items, next_key = self._indexes.fill_page(query, start, page_size - len(collected))
+            collected.extend(items)
+            if next_key is not None:
+                return _page(collected, all_page_token(day, _position(next_key)))
+            day, position = _previous_day(day), None
+            if len(collected) == page_size:
+                return _page(collected, all_page_token(day, None) if day >= oldest else "")
+        return _page(collected, "")
+
+
+def _position(key: Item) -> Position:
+    return Position(key[JOB_ID].get("S", ""), key["submitted_at"].get("N", ""))
+
+
+def _start_key(query: IndexQuery, position: Position) -> Item:
+    return {
+        JOB_ID: {"S": position.job_id},
+        query.hash_attr: {"S": query.hash_value},
+        query.range_attr: {"N": position.submitted_at},
+    }
+
+
+def _previous_day(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def _page(items: list[Item], token: str) -> JobPage:
+    return JobPage([item_to_job(item) for item in items], token)
+
+
+def _check_page_size(page_size: int) -> None:
+    if page_size < 1:
+        raise InvalidArgument("page_size must be at least 1")

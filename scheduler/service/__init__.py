@@ -1,0 +1,1 @@
+"""The job service: state machine, limits and queue, knowing nothing of gRPC or boto3."""

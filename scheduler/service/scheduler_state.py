@@ -1,0 +1,127 @@
+"""State shared by the submission and execution sides of one scheduler replica.
+
+The job table is the truth; everything here is a cache of it that can be
+rebuilt on start (see recovery.py): the queues, per-token usage, and the
+running jobs whose leases and timeouts this replica watches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scheduler.blob_store.blob_store import BlobStore
+from scheduler.config import SchedulerConfig
+from scheduler.domain.errors import NotFound
+from scheduler.domain.jobs import JobRecord, Principal, Role
+from scheduler.job_store.job_store import JobStore
+from scheduler.queue.job_queue import QueueEntry
+from scheduler.queue.queue_set import QueueSet
+from scheduler.service.backend_status_cache import BackendStatusCache
+from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_events import JobEvents, QueueSignals
+from scheduler.service.limits import check_job_id
+from scheduler.service.token_usage import TokenUsage
+
+
+@dataclass
+class RunningJob:
+    job_id: str
+    owner: str
+    attempt: int
+    lease_expires_at: float
+    deadline: float  # dequeued_at + timeout + one lease: past it the scheduler ends the job
+
+
+@dataclass
+class Deferral:
+    """A requeued job waits this long for an agent that has not tried it yet."""
+
+    tried_agents: frozenset[str]
+    until: float
+
+
+class SchedulerState:
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        store: JobStore,
+        blobs: BlobStore,
+        backend_status: BackendStatusCache,
+        queues: QueueSet,
+        submission_io: BlockingIo,
+        execution_io: BlockingIo,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.blobs = blobs
+        self.backend_status = backend_status
+        self.queues = queues
+        self.submission_io = submission_io
+        self.execution_io = execution_io
+        self.clock = clock
+        self.usage = TokenUsage()
+        self.events = JobEvents()
+        self.signals = QueueSignals()
+        self.running: dict[str, RunningJob] = {}
+        self.deferrals: dict[str, Deferral] = {}
+        self.stopping = False
+
+    def job_expiry(self, now: float) -> int:
+        return int(now + self.config.job_retention_days * 86400)
+
+    def queue_key(self, backend: str) -> str:
+        return self.queues.key_for(backend)
+
+    async def enqueue(self, job: JobRecord, payload: bytes | None) -> None:
+        """Make a stored QUEUED job assignable. The caller reserved its bytes."""
+        self.queues.push(
+            QueueEntry(
+                job_id=job.job_id,
+                owner=job.owner,
+                role=job.role,
+                backend=job.backend,
+                timeout_s=job.timeout_s,
+                queued_at=job.queued_at,
+                burst=job.burst,
+                size_bytes=job.size_bytes,
+                payload=payload,
+            )
+        )
+        if job.tried_agents:
+            self.deferrals[job.job_id] = Deferral(
+                frozenset(job.tried_agents), self.clock() + self.config.lease_seconds
+            )
+        await self.signals.notify(self.queue_key(job.backend))
+        self.events.notify(job)
+
+    def track_running(self, job: JobRecord) -> None:
+        self.running[job.job_id] = RunningJob(
+            job_id=job.job_id,
+            owner=job.owner,
+            attempt=job.attempt,
+            lease_expires_at=job.lease_expires_at,
+            deadline=job.dequeued_at + job.timeout_s + self.config.lease_seconds,
+        )
+
+    def job_ended(self, job: JobRecord) -> None:
+        """Bookkeeping once a job reached a terminal status through this replica."""
+        self.running.pop(job.job_id, None)
+        self.deferrals.pop(job.job_id, None)
+        self.usage.release(job.owner)
+        self.events.notify(job)
+
+    async def load_visible(self, job_id: str, principal: Principal) -> JobRecord:
+        """The job if the caller may see it; another owner's job is NOT_FOUND."""
+        check_job_id(job_id)
+        job = await self.submission_io.run(self.store.get, job_id)
+        if job is None or (job.owner != principal.owner and principal.role is not Role.ADMIN):
+            raise NotFound(f"no job {job_id!r} for this token")
+        return job
+
+    async def begin_shutdown(self) -> None:
+        """Long-polls return empty at once, so agents reconnect elsewhere quickly."""
+        self.stopping = True
+        await self.signals.notify_all()

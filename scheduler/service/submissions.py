@@ -1,0 +1,272 @@
+"""Client-side operations: submit, cancel, inspect, list, watch.
+
+A job is acknowledged only after its input is in the blob store and its
+record in the job store, and it becomes assignable only after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from scheduler import __version__
+from scheduler.backend_status.backend_status import BackendAvailability
+from scheduler.domain.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    ResourceExhausted,
+)
+from scheduler.domain.jobs import (
+    DownloadLink,
+    JobRecord,
+    JobStatus,
+    JobView,
+    Principal,
+    Role,
+    SubmitRequest,
+)
+from scheduler.job_store.job_store import JobPage
+from scheduler.queue.fair_share import FairShareTracker
+from scheduler.service.limits import check_backend_name, check_submission
+from scheduler.service.scheduler_state import SchedulerState
+
+log = logging.getLogger(__name__)
+
+# Idempotent submissions get a job id derived from (owner, key): a retry, even
+# through another replica or after a restart, collides with the first write.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f9d3c1e-8d8a-4f0e-9a51-6a2f0c3b7e10")
+WATCH_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    backend: str
+    status: BackendAvailability
+    queue_length: int
+    role_max_timeout_s: float
+
+
+@dataclass(frozen=True)
+class ResultLinks:
+    result: DownloadLink
+    log: DownloadLink | None
+    result_raw_bytes: int
+    result_encoded_bytes: int
+
+
+class SubmissionOperations:
+    def __init__(self, state: SchedulerState, fair_share: FairShareTracker) -> None:
+        self._s = state
+        self._fair_share = fair_share
+
+    async def submit(self, principal: Principal, request: SubmitRequest) -> str:
+        s = self._s
+        check_submission(request, principal, s.config)
+        s.backend_status.require_available(request.backend, principal.role)
+        if request.idempotency_key:
+            job_id = str(
+                uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{principal.owner}\0{request.idempotency_key}")
+            )
+            if await s.submission_io.run(s.store.get, job_id) is not None:
+                return job_id
+        else:
+            job_id = str(uuid.uuid4())
+        limit = s.config.max_concurrent_jobs[principal.role]
+        if not s.usage.try_acquire(principal.owner, limit):
+            raise ResourceExhausted(
+                f"this token has {s.usage.active(principal.owner)} jobs queued or running; the "
+                f"limit for role {principal.role.value} is {limit} "
+                f"(SCHEDULER_MAX_CONCURRENT_JOBS_{principal.role.value.upper()}); "
+                "wait for one to finish or cancel one"
+            )
+        if not s.queues.try_reserve(request.size_bytes):
+            s.usage.release(principal.owner)
+            raise ResourceExhausted(
+                f"the queue is full ({s.queues.used_bytes} of {s.queues.max_bytes} bytes, "
+                "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
+            )
+        try:
+            now = s.clock()
+            job = JobRecord(
+                job_id=job_id,
+                owner=principal.owner,
+                owner_name=principal.name,
+                role=principal.role,
+                backend=request.backend,
+                status=JobStatus.QUEUED,
+                format=request.format,
+                n_shots=request.n_shots,
+                timeout_s=request.timeout_s,
+                parameters=dict(request.parameters),
+                size_bytes=request.size_bytes,
+                payload_bytes=len(request.payload),
+                save_job=request.save_job,
+                submitted_at=now,
+                queued_at=now,
+                burst=self._fair_share.record_submission(principal.owner, now),
+                job_expiry=s.job_expiry(now),
+                scheduler_version=__version__,
+                idempotency_key=request.idempotency_key,
+            )
+            tags = {"role": principal.role.value, "save_job": str(request.save_job).lower()}
+            await s.submission_io.run(s.blobs.put_input, job_id, request.payload, tags)
+            created = await s.submission_io.run(s.store.create, job)
+        except BaseException:
+            s.queues.release(request.size_bytes)
+            s.usage.release(principal.owner)
+            raise
+        if not created:  # a concurrent retry with the same idempotency key won
+            s.queues.release(request.size_bytes)
+            s.usage.release(principal.owner)
+            return job_id
+        await s.enqueue(job, request.payload)
+        log.info(
+            "job %s queued: backend=%s owner=%s bytes=%d",
+            job_id,
+            job.backend,
+            principal.token_id,
+            request.size_bytes,
+        )
+        return job_id
+
+    async def cancel(self, principal: Principal, job_id: str) -> JobRecord:
+        s = self._s
+        job = await s.load_visible(job_id, principal)
+        if job.status is JobStatus.QUEUED:
+            now = s.clock()
+            cancelled = await s.submission_io.run(
+                s.store.cancel_queued, job_id, "cancelled by its owner", now, s.job_expiry(now)
+            )
+            if cancelled is not None:
+                if s.queues.remove(job_id) is None:
+                    pass  # queued through another replica, or already popped by an assign
+                s.job_ended(cancelled)
+                log.info("job %s cancelled while queued", job_id)
+                return cancelled
+            job = await s.load_visible(job_id, principal)
+        if job.status is JobStatus.RUNNING:
+            requested = await s.submission_io.run(s.store.request_cancel, job_id)
+            if requested is not None:
+                s.events.notify(requested)
+                log.info("job %s: cancel requested while running", job_id)
+                return requested
+            job = await s.load_visible(job_id, principal)
+        if job.status.terminal:
+            raise FailedPrecondition(f"job {job_id} already ended as {job.status.value}")
+        raise FailedPrecondition(f"job {job_id} changed state concurrently; retry the cancel")
+
+    async def view(self, principal: Principal, job_id: str) -> JobView:
+        job = await self._s.load_visible(job_id, principal)
+        return self._view(job)
+
+    def _view(self, job: JobRecord) -> JobView:
+        position = 0
+        if job.status is JobStatus.QUEUED:
+            position = self._s.queues.position(job.job_id, self._s.clock()) or 0
+        return JobView(job, position)
+
+    async def result_links(self, principal: Principal, job_id: str) -> ResultLinks:
+        s = self._s
+        job = await s.load_visible(job_id, principal)
+        if job.status is not JobStatus.COMPLETED:
+            raise FailedPrecondition(
+                f"job {job_id} is {job.status.value}; results exist only for COMPLETED jobs"
+                + (" (GetJobLog has its log)" if job.status.terminal and job.log_bytes else "")
+            )
+        expires = s.config.download_url_seconds
+        result = await s.submission_io.run(s.blobs.result_download_link, job_id, expires)
+        log_link = None
+        if job.log_bytes:
+            log_link = await s.submission_io.run(s.blobs.log_download_link, job_id, expires)
+        return ResultLinks(result, log_link, job.result_raw_bytes, job.result_encoded_bytes)
+
+    async def log_link(self, principal: Principal, job_id: str) -> DownloadLink:
+        s = self._s
+        job = await s.load_visible(job_id, principal)
+        if not job.status.terminal:
+            raise FailedPrecondition(
+                f"job {job_id} is {job.status.value}; its log is uploaded when it ends"
+            )
+        if not job.log_bytes:
+            raise FailedPrecondition(f"job {job_id} has no log: its agent uploaded none")
+        return await s.submission_io.run(
+            s.blobs.log_download_link, job_id, s.config.download_url_seconds
+        )
+
+    async def list_jobs(
+        self,
+        principal: Principal,
+        *,
+        status: JobStatus | None,
+        backend: str | None,
+        all_users: bool,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[JobView], str]:
+        s = self._s
+        if page_size == 0:
+            page_size = 100
+        if not 1 <= page_size <= 1000:
+            raise InvalidArgument("page_size must be between 1 and 1000 (0 = 100)")
+        if backend:
+            check_backend_name(backend, "backend")
+        if all_users and principal.role is not Role.ADMIN:
+            raise PermissionDenied("only admin tokens may list all users' jobs (all_users)")
+        if all_users:
+            page: JobPage = await s.submission_io.run(
+                lambda: s.store.list_all(
+                    status=status,
+                    backend=backend or None,
+                    page_size=page_size,
+                    page_token=page_token,
+                )
+            )
+        else:
+            page = await s.submission_io.run(
+                lambda: s.store.list_for_owner(
+                    principal.owner,
+                    status=status,
+                    backend=backend or None,
+                    page_size=page_size,
+                    page_token=page_token,
+                )
+            )
+        return [self._view(job) for job in page.jobs], page.next_page_token
+
+    async def watch(self, principal: Principal, job_id: str) -> AsyncIterator[JobView]:
+        """The current state at once, then one view per status change until terminal.
+
+        Changes made through this replica arrive as events; the store is
+        re-read every WATCH_POLL_S for changes made through another replica.
+        """
+        s = self._s
+        with s.events.subscribe(job_id) as changes:
+            job = await s.load_visible(job_id, principal)
+            yield self._view(job)
+            last = (job.status, job.cancel_requested)
+            while not job.status.terminal:
+                try:
+                    fresh: JobRecord | None = await asyncio.wait_for(changes.get(), WATCH_POLL_S)
+                except TimeoutError:
+                    fresh = await s.submission_io.run(s.store.get, job_id)
+                if fresh is None:
+                    return
+                job = fresh
+                if (job.status, job.cancel_requested) != last:
+                    last = (job.status, job.cancel_requested)
+                    yield self._view(job)
+
+    def service_status(self, principal: Principal, backend: str) -> ServiceStatus:
+        s = self._s
+        check_backend_name(backend, "backend")
+        status = s.backend_status.lookup(backend, principal.role)
+        return ServiceStatus(
+            backend=backend,
+            status=status,
+            queue_length=s.queues.length(backend),
+            role_max_timeout_s=s.queues.policy.role_max_timeout_s[principal.role],
+        )

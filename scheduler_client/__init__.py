@@ -1,0 +1,59 @@
+"""Berth's Python client: submit programs, follow jobs, fetch results.
+
+from scheduler_client import Client
+
+with Client("localhost:8082") as client:
+    job = client.submit(program, format="qasm3", backend="emulator")
+    job.wait()
+    data = job.result()
+"""
+
+import pb as _pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
+from scheduler_client.client import DEFAULT_CALL_TIMEOUT_S, Client
+from scheduler_client.errors import (
+    AuthenticationError,
+    BerthError,
+    BerthRpcError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    NoTokenError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    ResultDownloadError,
+    UnavailableError,
+    WaitTimeoutError,
+)
+from scheduler_client.job import Job
+from scheduler_client.job_info import JobInfo, JobStatus
+from scheduler_client.retry import RetryPolicy
+from scheduler_client.service_status import Availability, ServiceStatus
+from scheduler_client.token_source import resolve_token
+
+__all__ = [
+    "DEFAULT_CALL_TIMEOUT_S",
+    "AuthenticationError",
+    "Availability",
+    "BerthError",
+    "BerthRpcError",
+    "Client",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "Job",
+    "JobInfo",
+    "JobStatus",
+    "NoTokenError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "ResultDownloadError",
+    "RetryPolicy",
+    "ServiceStatus",
+    "UnavailableError",
+    "WaitTimeoutError",
+    "resolve_token",
+]

@@ -1,0 +1,1 @@
+"""The command line: `python -m scheduler_client COMMAND ...` (see cli/main.py for exit codes)."""

@@ -1,0 +1,235 @@
+"""The connection to a scheduler's submission port, and one method per RPC.
+
+Every unary call carries a deadline (`call_timeout_s`) and is retried on
+UNAVAILABLE under `retry`; a failure surfaces as a `BerthRpcError` with the
+server's code and message. The token travels as `authorization: Bearer`
+metadata on each call and is never part of a message or repr.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, timedelta
+from types import TracebackType
+from typing import TypeVar
+
+import grpc
+from berth.scheduler.v1 import job_pb2, submission_pb2, submission_pb2_grpc
+from google.protobuf import duration_pb2
+
+from scheduler_client.errors import from_rpc_error
+from scheduler_client.job import Job
+from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus, ResultLink
+from scheduler_client.retry import RetryPolicy, call_with_retry
+from scheduler_client.service_status import ServiceStatus
+from scheduler_client.token_source import resolve_token
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+DEFAULT_CALL_TIMEOUT_S = 30.0
+DEFAULT_LIST_PAGE_SIZE = 100
+
+# A restarted scheduler should be reachable again within a second, not after
+# gRPC's default reconnect backoff (up to two minutes).
+_CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+]
+
+
+def _duration(value: float | timedelta) -> duration_pb2.Duration:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(round(seconds * 1e9))
+    return duration
+
+
+def open_channel(address: str, tls: bool | grpc.ChannelCredentials = False) -> grpc.Channel:
+    """Plain TCP when `tls` is False, system roots when True, or the given credentials."""
+    if tls is False:
+        return grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    credentials = grpc.ssl_channel_credentials() if tls is True else tls
+    return grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
+
+
+class Client:
+    """A researcher's handle on one scheduler, authenticated by one token.
+
+    `channel` replaces the connection to `address` with a ready one (custom
+    options, interceptors); the client then owns and closes it.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        token: str | None = None,
+        tls: bool | grpc.ChannelCredentials = False,
+        *,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        if call_timeout_s <= 0:
+            raise ValueError("call_timeout_s must be positive")
+        self.address = address
+        self.call_timeout_s = call_timeout_s
+        self.retry = retry or RetryPolicy()
+        self._metadata = (("authorization", f"Bearer {resolve_token(token)}"),)
+        self._channel = channel or open_channel(address, tls)
+        self._stub = submission_pb2_grpc.SubmissionServiceStub(self._channel)
+
+    def __repr__(self) -> str:
+        return f"Client(address={self.address!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _unary(
+        self, name: str, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req
+    ) -> Resp:
+        def attempt() -> Resp:
+            return method(request, metadata=self._metadata, timeout=self.call_timeout_s)
+
+        try:
+            return call_with_retry(attempt, self.retry)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, name) from error
+
+    # --- submitting -----------------------------------------------------------
+
+    def submit(
+        self,
+        program: bytes,
+        *,
+        format: str,
+        backend: str,
+        shots: int = 1000,
+        timeout: float | timedelta = 60.0,
+        parameters: Mapping[str, str] | None = None,
+        save_job: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Queue `program`; `timeout` (seconds or timedelta) bounds its run on the backend.
+
+        Every attempt of one call carries the same idempotency key (a fresh
+        random one unless given), so a retry after a lost answer returns the
+        job the first attempt created instead of queueing a second one.
+        """
+        key = idempotency_key or uuid.uuid4().hex
+        request = submission_pb2.SubmitJobRequest(
+            job=job_pb2.Job(
+                program=job_pb2.Program(format=format, payload=program),
+                settings=job_pb2.JobSettings(
+                    backend=backend,
+                    n_shots=shots,
+                    timeout=_duration(timeout),
+                    parameters=dict(parameters or {}),
+                ),
+            ),
+            options=submission_pb2.SubmitOptions(save_job=save_job, idempotency_key=key),
+        )
+        response = self._unary("SubmitJob", self._stub.SubmitJob, request)
+        return Job(self, response.job_id, idempotency_key=key)
+
+    def job(self, job_id: str) -> Job:
+        """A handle on an existing job; no call is made until it is used."""
+        return Job(self, job_id)
+
+    # --- one job --------------------------------------------------------------
+
+    def job_status(self, job_id: str) -> JobInfo:
+        request = submission_pb2.GetJobStatusRequest(job_id=job_id)
+        return JobInfo.from_pb(self._unary("GetJobStatus", self._stub.GetJobStatus, request))
+
+    def cancel_job(self, job_id: str) -> CancelOutcome:
+        request = submission_pb2.CancelJobRequest(job_id=job_id)
+        response = self._unary("CancelJob", self._stub.CancelJob, request)
+        return CancelOutcome(
+            job_id=job_id,
+            status=JobStatus.from_pb(response.status),
+            cancel_requested=response.cancel_requested,
+        )
+
+    def result_link(self, job_id: str) -> ResultLink:
+        request = submission_pb2.GetJobResultRequest(job_id=job_id)
+        response = self._unary("GetJobResult", self._stub.GetJobResult, request)
+        expires = response.result.expires_at
+        return ResultLink(
+            url=response.result.url,
+            expires_at=expires.ToDatetime(tzinfo=UTC) if expires.seconds else None,
+            raw_bytes=response.result_raw_bytes,
+            encoded_bytes=response.result_encoded_bytes,
+        )
+
+    def watch_job(self, job_id: str, stream_timeout_s: float) -> Iterator[JobInfo]:
+        """The WatchJob stream, not retried: `Job.wait` decides what a broken stream means."""
+        stream = self._stub.WatchJob(
+            submission_pb2.WatchJobRequest(job_id=job_id),
+            metadata=self._metadata,
+            timeout=stream_timeout_s,
+        )
+        try:
+            for info in stream:
+                yield JobInfo.from_pb(info)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, "WatchJob") from error
+        finally:
+            stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
+
+    # --- many jobs, backends --------------------------------------------------
+
+    def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        *,
+        limit: int | None = None,
+        backend: str | None = None,
+        all_users: bool = False,
+        page_size: int = DEFAULT_LIST_PAGE_SIZE,
+    ) -> Iterator[JobInfo]:
+        """The caller's jobs, newest first, fetched page by page as the iterator is consumed.
+
+        `all_users` lists everyone's jobs and is for admin tokens only.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        remaining = limit
+        page_token = ""
+        while remaining is None or remaining > 0:
+            request = submission_pb2.ListJobsRequest(
+                status=status.to_pb() if status else job_pb2.JOB_STATUS_UNSPECIFIED,
+                backend=backend or "",
+                all_users=all_users,
+                page_size=page_size if remaining is None else min(page_size, remaining),
+                page_token=page_token,
+            )
+            response = self._unary("ListJobs", self._stub.ListJobs, request)
+            for info in response.jobs:
+                if remaining is not None:
+                    if remaining == 0:
+                        return
+                    remaining -= 1
+                yield JobInfo.from_pb(info)
+            page_token = response.next_page_token
+            if not page_token:
+                return
+
+    def service_status(self, backend: str) -> ServiceStatus:
+        request = submission_pb2.GetServiceStatusRequest(backend=backend)
+        response = self._unary("GetServiceStatus", self._stub.GetServiceStatus, request)
+        return ServiceStatus.from_pb(response)

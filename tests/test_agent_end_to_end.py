@@ -1,0 +1,298 @@
+"""The executor agent as a real subprocess against a real scheduler (in process) and moto S3.
+
+Each test is one thing an operator or a researcher sees: the job's final
+status and detail, its exact result and its log, and what the agent logs.
+Tests wait for events (the agent's JSON log lines, WatchJob), not for time.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from berth.scheduler.v1 import job_pb2
+
+from examples.echo_program import make_result
+from executor_agent import AGENT_VERSION
+from tests.agent_process import ROOT, AgentProcess, Researcher, ends_soon, kill_group_of
+from tests.berth_system import BerthSystem
+
+PROGRAM = ["--", sys.executable, str(Path(__file__).with_name("agent_job_program.py"))]
+ECHO = ["--", sys.executable, "examples/echo_program.py", "{input}", "{output}"]
+
+
+class Setup:
+    """A system, a researcher on it, and agents started on demand; all stopped afterwards."""
+
+    def __init__(self, system: BerthSystem, tmp_path: Path) -> None:
+        self.system = system
+        self.tmp_path = tmp_path
+        self.researcher = Researcher(system)
+        self.agents: list[AgentProcess] = []
+
+    def agent(self, *args: str, env: dict[str, str] | None = None) -> AgentProcess:
+        name = f"agent{len(self.agents)}"
+        agent = AgentProcess(
+            self.system,
+            "--agent-id",
+            name,
+            *args,
+            env=env,
+            stderr_path=self.tmp_path / f"{name}.stderr",
+        )
+        self.agents.append(agent)
+        agent.wait_for("started")
+        return agent
+
+    def close(self) -> None:
+        for agent in self.agents:
+            agent.stop()
+        self.researcher.close()
+
+
+@pytest.fixture
+def setup_factory(
+    make_berth_system: Callable[..., BerthSystem], tmp_path: Path
+) -> Iterator[Callable[..., Setup]]:
+    setups: list[Setup] = []
+
+    def make(**config: Any) -> Setup:
+        setup = Setup(make_berth_system(**config), tmp_path)
+        setups.append(setup)
+        return setup
+
+    yield make
+    for setup in setups:
+        setup.close()
+
+
+@pytest.fixture
+def setup(setup_factory: Callable[..., Setup]) -> Setup:
+    return setup_factory()
+
+
+@pytest.mark.parametrize(
+    ("runner", "runner_version"),
+    [
+        (ECHO, "command:python"),
+        (
+            ["--runner", "python", "--python-function", "examples.echo_function:run"],
+            "python:examples.echo_function:run",
+        ),
+    ],
+    ids=["command-echo_program", "python-echo_function"],
+)
+def test_a_job_runs_end_to_end_and_its_owner_gets_the_exact_result(
+    setup: Setup, runner: list[str], runner_version: str
+) -> None:
+    agent = setup.agent(*runner)
+    payload = b"OPENQASM 3; qubit[2] q; h q[0]; cx q[0], q[1];"
+    job_id = setup.researcher.submit(payload, shots=1000)
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    expected = make_result(payload, {"backend": "emulator", "format": "qasm3", "n_shots": 1000})
+    assert setup.researcher.result(job_id) == expected
+    assert info.result_raw_bytes == len(expected)
+    assert info.actual_backend == "emulator"
+    assert info.versions.agent == AGENT_VERSION
+    assert info.versions.runner.startswith(runner_version)
+    stamps = info.timestamps
+    assert (
+        stamps.queued_at.ToNanoseconds()
+        <= stamps.dequeued_at.ToNanoseconds()
+        <= stamps.execution_started_at.ToNanoseconds()
+        <= stamps.execution_finished_at.ToNanoseconds()
+        <= stamps.finished_at.ToNanoseconds()
+    )
+    assert "echo " in setup.researcher.log(job_id)
+    completed = agent.wait_for("completed", job_id)
+    assert completed["backend"] == "emulator"
+    assert {"ran_seconds", "upload_seconds", "total_seconds"} <= completed.keys()
+
+
+def test_a_failing_program_fails_the_job_with_its_stderr_tail(setup: Setup) -> None:
+    setup.agent(*PROGRAM)
+    job_id = setup.researcher.submit(b"x", parameters={"fail": "qubit 3 calibration expired"})
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_FAILED
+    assert "exited with code 3" in info.detail
+    assert info.detail.rstrip().endswith("qubit 3 calibration expired")
+    log = setup.researcher.log(job_id)
+    assert "step 0\n" in log and "qubit 3 calibration expired" in log
+
+
+def test_a_job_over_its_timeout_is_killed_with_its_children(setup: Setup) -> None:
+    agent = setup.agent(*PROGRAM, "--kill-grace", "1")
+    job_id = setup.researcher.submit(b"x", timeout_s=1, parameters={"child": "1", "sleep": "600"})
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_TIMEOUT, info.detail
+    assert "exceeded its timeout of 1s" in info.detail
+    log = setup.researcher.log(job_id)
+    assert "exceeded its timeout of 1s; the job was killed" in log
+    child = int(log.split("child pid=")[1].split()[0])
+    assert ends_soon(child)
+    agent.wait_for("timeout", job_id)
+
+
+def test_cancel_while_running_stops_the_job(setup_factory: Callable[..., Setup]) -> None:
+    setup = setup_factory(lease_seconds=3)
+    agent = setup.agent(*PROGRAM)
+    job_id = setup.researcher.submit(b"x", parameters={"gate": str(setup.tmp_path / "never")})
+    agent.wait_for("running", job_id)
+    setup.researcher.cancel(job_id)
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_CANCELLED
+    agent.wait_for("cancelled", job_id)
+    assert "cancelled by its owner" in setup.researcher.log(job_id)
+
+
+def test_an_expired_upload_url_is_refreshed(setup_factory: Callable[..., Setup]) -> None:
+    setup = setup_factory(upload_url_seconds=1)
+    agent = setup.agent(*PROGRAM)
+    job_id = setup.researcher.submit(b"late", parameters={"sleep": "1.2"})
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    assert setup.researcher.result(job_id) == b"result of late on gpus none"
+    refreshed = agent.wait_for("upload_url_refreshed", job_id)
+    assert refreshed["reason"] == "upload URL expired"
+
+
+def test_a_job_survives_a_scheduler_restart(setup: Setup) -> None:
+    agent = setup.agent(*PROGRAM)
+    gate = setup.tmp_path / "gate"
+    job_id = setup.researcher.submit(b"persistent", parameters={"gate": str(gate)})
+    agent.wait_for("running", job_id)
+    setup.system.restart()
+    gate.touch()
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    assert setup.researcher.result(job_id) == b"result of persistent on gpus none"
+    agent.wait_for("completed", job_id)
+
+
+def test_heartbeats_failing_past_the_lease_abandon_the_job(
+    setup_factory: Callable[..., Setup],
+) -> None:
+    setup = setup_factory(lease_seconds=2)
+    agent = setup.agent(*PROGRAM)
+    params = {"gate": str(setup.tmp_path / "never"), "pidfile": str(setup.tmp_path / "job.pid")}
+    job_id = setup.researcher.submit(b"x", parameters=params)
+    agent.wait_for("running", job_id)
+    setup.system.stop_scheduler()
+    abandoned = agent.wait_for("abandoned", job_id)
+    assert "heartbeats failed past the lease expiry" in abandoned["reason"]
+    assert ends_soon(int((setup.tmp_path / "job.pid").read_text()))
+    agent.wait_for("scheduler_unreachable")  # the slot polls again, and backs off
+    setup.system.start_scheduler()
+    agent.wait_for("scheduler_reachable")
+    outages = [e for e in agent.events if e.get("event") == "scheduler_unreachable"]
+    assert len(outages) == 1  # once per state change, not per attempt
+
+
+def test_a_killed_agents_job_is_requeued_and_finished_by_another(
+    setup_factory: Callable[..., Setup],
+) -> None:
+    setup = setup_factory(lease_seconds=2)
+    first = setup.agent(*PROGRAM)
+    pidfile = setup.tmp_path / "orphan.pid"
+    params = {"gate": str(setup.tmp_path / "never"), "pidfile": str(pidfile)}
+    job_id = setup.researcher.submit(b"again", parameters=params)
+    first.wait_for("running", job_id)
+    first.signal(signal.SIGKILL)
+    first.wait_exit()
+    try:
+        second = setup.agent(*PROGRAM, env={"BERTH_TEST_NO_GATE": "1"})
+        info = setup.researcher.wait_terminal(job_id)
+        assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+        assert info.attempt == 2
+        assert setup.researcher.result(job_id) == b"result of again on gpus none"
+        second.wait_for("completed", job_id)
+    finally:
+        if pidfile.exists():
+            kill_group_of(int(pidfile.read_text()))  # the first agent's orphaned job
+
+
+def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(setup: Setup) -> None:
+    agent = setup.agent(*PROGRAM, "--grace", "20")
+    gate = setup.tmp_path / "gate"
+    running = setup.researcher.submit(b"first", parameters={"gate": str(gate)})
+    agent.wait_for("running", running)
+    agent.signal(signal.SIGTERM)
+    agent.wait_for("draining")
+    waiting = setup.researcher.submit(b"second")
+    gate.touch()
+    assert agent.wait_exit() == 0
+    assert setup.researcher.status(running).status == job_pb2.JOB_STATUS_COMPLETED
+    assert setup.researcher.result(running) == b"result of first on gpus none"
+    assert setup.researcher.status(waiting).status == job_pb2.JOB_STATUS_QUEUED
+
+
+def test_sigterm_cancels_what_is_left_after_the_grace_period(setup: Setup) -> None:
+    agent = setup.agent(*PROGRAM, "--grace", "0.5", "--kill-grace", "1")
+    job_id = setup.researcher.submit(b"x", parameters={"gate": str(setup.tmp_path / "never")})
+    agent.wait_for("running", job_id)
+    agent.signal(signal.SIGTERM)
+    assert agent.wait_exit() == 0
+    info = setup.researcher.status(job_id)
+    assert info.status == job_pb2.JOB_STATUS_CANCELLED
+    assert "did not finish within its grace period (0.5s)" in info.detail
+    agent.wait_for("grace_expired")
+
+
+def test_two_slots_run_two_jobs_at_once_each_with_its_gpu(setup: Setup) -> None:
+    setup.agent(*PROGRAM, "--gpus", "0,1")
+    barrier = setup.tmp_path / "barrier"
+    barrier.mkdir()
+    params = {"barrier": str(barrier), "parties": "2"}
+    jobs = [setup.researcher.submit(f"job{i}".encode(), parameters=params) for i in range(2)]
+    results = set()
+    for job_id in jobs:
+        info = setup.researcher.wait_terminal(job_id)
+        assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+        results.add(setup.researcher.result(job_id).rsplit(b" ", 1)[1])
+    assert results == {b"0", b"1"}
+
+
+def test_an_unreachable_scheduler_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("some-token")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "executor_agent",
+            "--scheduler",
+            "127.0.0.1:1",
+            "--backend",
+            "qpu",
+            "--token-file",
+            str(token),
+            "--connect-timeout",
+            "0.5",
+            "--",
+            "cat",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "cannot reach the scheduler at 127.0.0.1:1 within 0.5s" in done.stderr
+
+
+def test_a_refused_token_stops_the_agent_with_exit_1(setup: Setup, tmp_path: Path) -> None:
+    bad = tmp_path / "bad-token"
+    bad.write_text("not-a-valid-token")
+    agent = AgentProcess(setup.system, "--token-file", str(bad), *PROGRAM)
+    setup.agents.append(agent)
+    assert agent.wait_exit() == 1
+    fatal = agent.wait_for("fatal")
+    assert "UNAUTHENTICATED" in fatal["message"]
+    assert "not-a-valid-token" not in agent.log_text()

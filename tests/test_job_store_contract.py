@@ -1,0 +1,494 @@
+"""Every MUST of the JobStore contract (scheduler/job_store/job_store.py), per implementation.
+
+The DynamoDB store runs against in-process moto with the table made by
+`provision()`, so the indexes queried here are the ones deployments get.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from scheduler.aws.aws_settings import AwsSettings, make_client
+from scheduler.aws.provision import provision
+from scheduler.domain.errors import InvalidArgument
+from scheduler.domain.jobs import JobRecord, JobStatus
+from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
+from scheduler.job_store.job_store import JobStore
+from tests.job_records import ALICE, BOB, DAY, NOW, completion, new_job
+
+
+def dynamodb_store(*, query_batch: int = 100) -> DynamoDbJobStore:
+    settings = AwsSettings()  # region and fake credentials from the test environment
+    suffix = uuid.uuid4().hex[:8]
+    provision(
+        settings,
+        table=f"jobs-{suffix}",
+        bucket=f"jobs-{suffix}",
+        bucket_key_param=f"/{suffix}/bucket",
+        table_key_param=f"/{suffix}/table",
+        backend_status_param=f"/{suffix}/status",
+        backend_status_toml="",
+        token_table=f"tokens-{suffix}",
+    )
+    return DynamoDbJobStore(
+        make_client("dynamodb", settings),
+        f"jobs-{suffix}",
+        clock=lambda: NOW,
+        query_batch=query_batch,
+    )
+
+
+IMPLEMENTATIONS: dict[str, Callable[..., JobStore]] = {"dynamodb": dynamodb_store}
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def make_store(request: pytest.FixtureRequest, aws: None) -> Iterator[Callable[..., JobStore]]:
+    yield IMPLEMENTATIONS[request.param]
+
+
+@pytest.fixture
+def store(make_store: Callable[..., JobStore]) -> JobStore:
+    return make_store()
+
+
+def created(store: JobStore, job: JobRecord | None = None) -> JobRecord:
+    job = job or new_job()
+    assert store.create(job)
+    return job
+
+
+def running(store: JobStore, agent: str = "agent-1", lease: float = NOW + 60) -> JobRecord:
+    job = created(store)
+    claimed = store.claim(job.job_id, agent, lease, NOW)
+    assert claimed is not None
+    return claimed
+
+
+# --- create / get ------------------------------------------------------------
+
+
+def test_create_stores_the_job_and_get_reads_back_every_field(store: JobStore) -> None:
+    job = new_job(parameters={"a": "1", "empty": ""})
+    assert store.create(job) is True
+    assert store.get(job.job_id) == job
+
+
+def test_create_refuses_an_existing_job_id_and_keeps_the_first(store: JobStore) -> None:
+    job = created(store)
+    assert store.create(replace(job, backend="other", n_shots=1)) is False
+    assert store.get(job.job_id) == job
+
+
+def test_get_of_an_unknown_job_is_none(store: JobStore) -> None:
+    assert store.get("no-such-job") is None
+
+
+# --- claim -------------------------------------------------------------------
+
+
+def test_claim_moves_a_queued_job_to_running_for_the_agent(store: JobStore) -> None:
+    job = created(store)
+    claimed = store.claim(job.job_id, "agent-1", NOW + 60, NOW + 1)
+    assert claimed is not None
+    assert claimed.status is JobStatus.RUNNING
+    assert (claimed.lease_holder, claimed.lease_expires_at) == ("agent-1", NOW + 60)
+    assert claimed.dequeued_at == NOW + 1
+    assert claimed.attempt == 1
+    assert claimed.tried_agents == ["agent-1"]
+    assert claimed.cancel_requested is False
+    assert store.get(job.job_id) == claimed
+
+
+def test_a_job_is_claimed_once(store: JobStore) -> None:
+    job = created(store)
+    assert store.claim(job.job_id, "agent-1", NOW + 60, NOW) is not None
+    assert store.claim(job.job_id, "agent-2", NOW + 60, NOW) is None
+    after = store.get(job.job_id)
+    assert after is not None and after.lease_holder == "agent-1"
+
+
+def test_claim_of_an_unknown_job_is_none_and_creates_nothing(store: JobStore) -> None:
+    assert store.claim("ghost", "agent-1", NOW + 60, NOW) is None
+    assert store.get("ghost") is None
+
+
+def test_claim_is_refused_outside_queued(store: JobStore) -> None:
+    job = created(store)
+    store.cancel_queued(job.job_id, "cancelled", NOW, 1)
+    assert store.claim(job.job_id, "agent-1", NOW + 60, NOW) is None
+
+
+def test_a_requeued_job_is_claimed_again_with_a_new_attempt(store: JobStore) -> None:
+    job = running(store, "agent-1", lease=NOW + 5)
+    store.request_cancel(job.job_id)
+    assert store.requeue(job.job_id, 1, NOW + 10) is not None
+    again = store.claim(job.job_id, "agent-2", NOW + 70, NOW + 11)
+    assert again is not None
+    assert again.attempt == 2
+    assert again.tried_agents == ["agent-1", "agent-2"]
+    assert again.cancel_requested is False
+
+
+# --- renew_lease ---------------------------------------------------------------
+
+
+def test_only_the_lease_holder_renews_a_running_job(store: JobStore) -> None:
+    job = running(store, "agent-1")
+    assert store.renew_lease(job.job_id, "agent-2", NOW + 500) is None
+    renewed = store.renew_lease(job.job_id, "agent-1", NOW + 120)
+    assert renewed is not None and renewed.lease_expires_at == NOW + 120
+
+
+def test_renew_is_refused_for_a_queued_or_finished_job(store: JobStore) -> None:
+    queued = created(store)
+    assert store.renew_lease(queued.job_id, "agent-1", NOW + 60) is None
+    job = running(store, "agent-1")
+    store.finish(job.job_id, "agent-1", completion(), 123)
+    assert store.renew_lease(job.job_id, "agent-1", NOW + 60) is None
+
+
+# --- finish --------------------------------------------------------------------
+
+
+def test_finish_by_the_holder_records_the_completion_and_clears_the_lease(
+    store: JobStore,
+) -> None:
+    job = running(store, "agent-1")
+    done = completion()
+    finished = store.finish(job.job_id, "agent-1", done, 4242)
+    assert finished is not None
+    assert finished.status is JobStatus.COMPLETED
+    assert (finished.lease_holder, finished.lease_expires_at) == ("", 0.0)
+    assert finished.job_expiry == 4242
+    assert finished.detail == done.detail
+    assert (finished.result_raw_bytes, finished.result_encoded_bytes, finished.log_bytes) == (
+        2048,
+        512,
+        64,
+    )
+    assert finished.execution_finished_at == NOW + 9.125
+    assert finished.finished_at == NOW + 9.5
+    assert (finished.actual_backend, finished.agent_version, finished.runner_version) == (
+        "qpu-2",
+        "agent 0.1.0",
+        "runner 3",
+    )
+    assert store.get(job.job_id) == finished
+
+
+def test_finish_by_another_agent_is_refused(store: JobStore) -> None:
+    job = running(store, "agent-1")
+    assert store.finish(job.job_id, "agent-2", completion(), 1) is None
+    assert store.get(job.job_id) == job
+
+
+@pytest.mark.parametrize("second", [JobStatus.COMPLETED, JobStatus.FAILED])
+def test_finish_from_a_terminal_status_is_refused(store: JobStore, second: JobStatus) -> None:
+    job = running(store, "agent-1")
+    first = store.finish(job.job_id, "agent-1", completion(JobStatus.COMPLETED), 1)
+    assert store.finish(job.job_id, "agent-1", completion(second), 2) is None
+    assert store.get(job.job_id) == first
+
+
+def test_finish_of_a_queued_job_is_refused(store: JobStore) -> None:
+    job = created(store)
+    assert store.finish(job.job_id, "agent-1", completion(), 1) is None
+
+
+# --- cancel_queued / request_cancel --------------------------------------------
+
+
+def test_cancel_queued_cancels_a_queued_job(store: JobStore) -> None:
+    job = created(store)
+    cancelled = store.cancel_queued(job.job_id, "cancelled by its owner", NOW + 3, 777)
+    assert cancelled is not None
+    assert cancelled.status is JobStatus.CANCELLED
+    assert (cancelled.detail, cancelled.finished_at, cancelled.job_expiry) == (
+        "cancelled by its owner",
+        NOW + 3,
+        777,
+    )
+
+
+def test_cancel_queued_is_refused_for_running_and_terminal_jobs(store: JobStore) -> None:
+    job = running(store)
+    assert store.cancel_queued(job.job_id, "no", NOW, 1) is None
+    assert store.get(job.job_id) == job
+    queued = created(store)
+    store.cancel_queued(queued.job_id, "first", NOW, 1)
+    assert store.cancel_queued(queued.job_id, "second", NOW, 1) is None
+    after = store.get(queued.job_id)
+    assert after is not None and after.detail == "first"
+
+
+def test_request_cancel_flags_a_running_job_only(store: JobStore) -> None:
+    job = running(store)
+    flagged = store.request_cancel(job.job_id)
+    assert flagged is not None
+    assert flagged.cancel_requested is True
+    assert flagged.status is JobStatus.RUNNING
+    queued = created(store)
+    assert store.request_cancel(queued.job_id) is None
+    store.finish(job.job_id, "agent-1", completion(JobStatus.CANCELLED), 1)
+    assert store.request_cancel(job.job_id) is None
+
+
+# --- requeue / end_running ------------------------------------------------------
+
+
+def test_requeue_needs_an_expired_lease(store: JobStore) -> None:
+    job = running(store, lease=NOW + 60)
+    assert store.requeue(job.job_id, 1, NOW + 59) is None
+    assert store.requeue(job.job_id, 1, NOW + 60) is None  # expired *before* now
+    assert store.get(job.job_id) == job
+
+
+def test_requeue_needs_the_matching_attempt(store: JobStore) -> None:
+    job = running(store, lease=NOW + 60)
+    assert store.requeue(job.job_id, 2, NOW + 100) is None
+    assert store.requeue(job.job_id, 0, NOW + 100) is None
+
+
+def test_requeue_returns_the_job_to_the_queue_keeping_queued_at(store: JobStore) -> None:
+    job = running(store, lease=NOW + 60)
+    requeued = store.requeue(job.job_id, 1, NOW + 61)
+    assert requeued is not None
+    assert requeued.status is JobStatus.QUEUED
+    assert requeued.queued_at == job.queued_at
+    assert (requeued.lease_holder, requeued.lease_expires_at) == ("", 0.0)
+    assert requeued.attempt == 1
+    assert store.requeue(job.job_id, 1, NOW + 62) is None
+
+
+def test_a_renewal_wins_over_a_requeue_decided_on_the_old_lease(store: JobStore) -> None:
+    job = running(store, lease=NOW + 60)
+    store.renew_lease(job.job_id, "agent-1", NOW + 120)
+    assert store.requeue(job.job_id, 1, NOW + 61) is None
+
+
+@pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.TIMEOUT])
+def test_end_running_ends_the_attempt(store: JobStore, status: JobStatus) -> None:
+    job = running(store, lease=NOW + 60)
+    ended = store.end_running(
+        job.job_id, 1, status, "timed out", NOW + 5, 999, require_expired_lease=False
+    )
+    assert ended is not None
+    assert ended.status is status
+    assert (ended.detail, ended.finished_at, ended.job_expiry) == ("timed out", NOW + 5, 999)
+    assert (ended.lease_holder, ended.lease_expires_at) == ("", 0.0)
+
+
+def test_end_running_with_require_expired_lease_waits_for_expiry(store: JobStore) -> None:
+    job = running(store, lease=NOW + 60)
+    end = store.end_running
+    assert (
+        end(job.job_id, 1, JobStatus.FAILED, "x", NOW + 30, 1, require_expired_lease=True) is None
+    )
+    ended = end(job.job_id, 1, JobStatus.FAILED, "x", NOW + 61, 1, require_expired_lease=True)
+    assert ended is not None and ended.status is JobStatus.FAILED
+
+
+def test_end_running_is_refused_for_another_attempt_or_a_finished_job(store: JobStore) -> None:
+    job = running(store, lease=NOW + 60)
+    end = store.end_running
+    assert end(job.job_id, 2, JobStatus.FAILED, "x", NOW, 1, require_expired_lease=False) is None
+    store.finish(job.job_id, "agent-1", completion(), 1)
+    assert end(job.job_id, 1, JobStatus.FAILED, "x", NOW, 1, require_expired_lease=False) is None
+    queued = created(store)
+    assert (
+        end(queued.job_id, 0, JobStatus.TIMEOUT, "x", NOW, 1, require_expired_lease=False) is None
+    )
+
+
+# --- iter_by_status ---------------------------------------------------------------
+
+
+def test_iter_by_status_yields_oldest_queued_first(store: JobStore) -> None:
+    offsets = [5.0, 1.0, 3.5, 0.25, 2.0]
+    jobs = [created(store, new_job(queued_at=NOW + offset)) for offset in offsets]
+    claimed = store.claim(jobs[2].job_id, "agent-1", NOW + 60, NOW)
+    assert claimed is not None
+    queued = list(store.iter_by_status(JobStatus.QUEUED))
+    expected = sorted((j for j in jobs if j.job_id != claimed.job_id), key=lambda j: j.queued_at)
+    assert [j.job_id for j in queued] == [j.job_id for j in expected]
+    assert [j.job_id for j in store.iter_by_status(JobStatus.RUNNING)] == [claimed.job_id]
+    assert list(store.iter_by_status(JobStatus.TIMEOUT)) == []
+
+
+def test_iter_by_status_reads_past_one_response_page(store: JobStore) -> None:
+    # DynamoDB returns at most 1 MB per Query: five ~300 kB records need two responses.
+    big = {"blob": "x" * 300_000}
+    jobs = [created(store, new_job(queued_at=NOW + i, parameters=big)) for i in range(5)]
+    assert [j.job_id for j in store.iter_by_status(JobStatus.QUEUED)] == [j.job_id for j in jobs]
+
+
+# --- list_for_owner ------------------------------------------------------------------
+
+
+def _ids_of(jobs: list[JobRecord]) -> list[str]:
+    return [job.job_id for job in jobs]
+
+
+def test_list_for_owner_is_newest_first_and_only_the_owners(store: JobStore) -> None:
+    mine = [created(store, new_job(submitted_at=NOW - i * 60)) for i in range(4)]
+    created(store, new_job(owner=BOB))
+    page = store.list_for_owner(ALICE, status=None, backend=None, page_size=10, page_token="")
+    assert _ids_of(page.jobs) == _ids_of(mine)
+    assert page.next_page_token == ""
+    assert page.jobs[0] == mine[0]
+
+
+def test_list_for_owner_filters_by_status_and_backend(store: JobStore) -> None:
+    a = created(store, new_job(backend="qpu", submitted_at=NOW - 1))
+    b = created(store, new_job(backend="gpu", submitted_at=NOW - 2))
+    c = created(store, new_job(backend="qpu", submitted_at=NOW - 3))
+    store.claim(c.job_id, "agent-1", NOW + 60, NOW)
+
+    def listed(status: JobStatus | None, backend: str | None) -> list[str]:
+        page = store.list_for_owner(
+            ALICE, status=status, backend=backend, page_size=10, page_token=""
+        )
+        return _ids_of(page.jobs)
+
+    assert listed(JobStatus.QUEUED, None) == [a.job_id, b.job_id]
+    assert listed(None, "qpu") == [a.job_id, c.job_id]
+    assert listed(JobStatus.RUNNING, "qpu") == [c.job_id]
+    assert listed(JobStatus.COMPLETED, None) == []
+
+
+def _all_pages(fetch: Callable[[str], tuple[list[JobRecord], str]]) -> list[list[str]]:
+    pages: list[list[str]] = []
+    token = ""
+    while True:
+        jobs, token = fetch(token)
+        pages.append(_ids_of(jobs))
+        if not token:
+            return pages
+        assert len(pages) < 50, "paging does not end"
+
+
+def test_list_for_owner_pages_through_every_job_once(store: JobStore) -> None:
+    mine = [created(store, new_job(submitted_at=NOW - i)) for i in range(5)]
+
+    def fetch(token: str) -> tuple[list[JobRecord], str]:
+        page = store.list_for_owner(ALICE, status=None, backend=None, page_size=2, page_token=token)
+        return page.jobs, page.next_page_token
+
+    pages = _all_pages(fetch)
+    assert [job for page in pages for job in page] == _ids_of(mine)
+    assert [len(page) for page in pages[:2]] == [2, 2]
+
+
+def test_filtered_pages_are_filled_across_storage_reads(
+    make_store: Callable[..., JobStore],
+) -> None:
+    # query_batch=2 makes every DynamoDB Query evaluate two items: most pages need several.
+    store = make_store(query_batch=2)
+    jobs = [
+        created(store, new_job(backend="gpu" if i % 3 == 0 else "qpu", submitted_at=NOW - i))
+        for i in range(14)
+    ]
+    gpu = [job for job in jobs if job.backend == "gpu"]
+
+    def fetch(token: str) -> tuple[list[JobRecord], str]:
+        page = store.list_for_owner(
+            ALICE, status=None, backend="gpu", page_size=2, page_token=token
+        )
+        return page.jobs, page.next_page_token
+
+    pages = _all_pages(fetch)
+    assert [job for page in pages for job in page] == _ids_of(gpu)
+    assert all(len(page) == 2 for page in pages[:-1])
+
+
+def _token(body: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage!",
+        "bm90IGpzb24",  # "not json"
+        _token([1, 2]),
+        _token({"v": 1, "scope": "owner", "o": ALICE[:12]}),
+        _token({"v": 1, "scope": "owner", "o": ALICE[:12], "job_id": "x", "at": "z"}),
+        _token({"v": 1, "scope": "owner", "o": ALICE[:12], "job_id": "x", "at": "NaN"}),
+        _token({"v": 1, "scope": "owner", "o": ALICE[:12], "job_id": 7, "at": "1"}),
+        _token({"v": 2, "scope": "owner", "o": ALICE[:12], "job_id": "x", "at": "1"}),
+        _token({"v": 1, "scope": "all", "day": "2025-06-15", "job_id": None, "at": None}),
+    ],
+)
+def test_list_for_owner_refuses_a_token_it_did_not_issue(store: JobStore, token: str) -> None:
+    created(store)
+    with pytest.raises(InvalidArgument, match="page_token is not one this server issued"):
+        store.list_for_owner(ALICE, status=None, backend=None, page_size=5, page_token=token)
+
+
+def test_a_token_issued_to_one_owner_does_not_list_another(store: JobStore) -> None:
+    for i in range(3):
+        created(store, new_job(owner=BOB, submitted_at=NOW - i))
+    page = store.list_for_owner(BOB, status=None, backend=None, page_size=1, page_token="")
+    assert page.next_page_token
+    with pytest.raises(InvalidArgument):
+        store.list_for_owner(
+            ALICE, status=None, backend=None, page_size=1, page_token=page.next_page_token
+        )
+
+
+# --- list_all -------------------------------------------------------------------------
+
+
+def test_list_all_lists_every_owner_newest_first_across_days(store: JobStore) -> None:
+    jobs = [
+        created(store, new_job(owner=ALICE, submitted_at=NOW - 10)),
+        created(store, new_job(owner=BOB, submitted_at=NOW - 20)),
+        created(store, new_job(owner=ALICE, submitted_at=NOW - 1.5 * DAY)),
+        created(store, new_job(owner=BOB, submitted_at=NOW - 4 * DAY)),
+        created(store, new_job(owner=ALICE, submitted_at=NOW - 4 * DAY - 1)),
+    ]
+    page = store.list_all(status=None, backend=None, page_size=100, page_token="")
+    assert _ids_of(page.jobs) == _ids_of(jobs)
+    assert page.next_page_token == ""
+
+    def fetch(token: str) -> tuple[list[JobRecord], str]:
+        page = store.list_all(status=None, backend=None, page_size=2, page_token=token)
+        return page.jobs, page.next_page_token
+
+    pages = _all_pages(fetch)
+    assert [job for page in pages for job in page] == _ids_of(jobs)
+
+
+def test_list_all_filters(store: JobStore) -> None:
+    a = created(store, new_job(owner=ALICE, backend="gpu", submitted_at=NOW - 5))
+    created(store, new_job(owner=BOB, backend="qpu", submitted_at=NOW - 6))
+    c = created(store, new_job(owner=BOB, backend="gpu", submitted_at=NOW - 2 * DAY))
+    store.claim(c.job_id, "agent-1", NOW + 60, NOW)
+    gpu = store.list_all(status=None, backend="gpu", page_size=10, page_token="")
+    assert _ids_of(gpu.jobs) == [a.job_id, c.job_id]
+    running_gpu = store.list_all(
+        status=JobStatus.RUNNING, backend="gpu", page_size=10, page_token=""
+    )
+    assert _ids_of(running_gpu.jobs) == [c.job_id]
+
+
+def test_list_all_refuses_a_token_it_did_not_issue(store: JobStore) -> None:
+    created(store)
+    bad = _token({"v": 1, "scope": "all", "day": "2025-13-45", "job_id": None, "at": None})
+    with pytest.raises(InvalidArgument, match="page_token is not one this server issued"):
+        store.list_all(status=None, backend=None, page_size=5, page_token=bad)
+
+
+def test_dynamodb_list_all_walks_back_over_the_retention_window_only(aws: None) -> None:
+    """Not a contract MUST: how far the day index is walked is this store's own choice."""
+    store = dynamodb_store()
+    recent = created(store, new_job(submitted_at=NOW - 30 * DAY))
+    created(store, new_job(submitted_at=NOW - 40 * DAY))  # past the 31-day job TTL
+    page = store.list_all(status=None, backend=None, page_size=10, page_token="")
+    assert _ids_of(page.jobs) == [recent.job_id]

@@ -1,0 +1,96 @@
+"""Conditional transitions: duplicates, late agents and races never move a job twice."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+from berth.scheduler.v1 import execution_pb2, job_pb2
+
+from tests.berth_system import BerthSystem
+from tests.grpc_helpers import Agent, Submitter, clients, rpc_error
+
+
+def test_duplicate_report_acknowledged_conflicting_refused(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, execution):
+        user = Submitter(submission, berth_system.tokens["developer"])
+        agent = Agent(execution, berth_system.tokens["executor"])
+        job_id = user.submit()
+        assigned = agent.assign()
+        assert assigned is not None
+        first = agent.report(job_id, execution_pb2.EXECUTION_OUTCOME_FAILURE, error="boom")
+        again = agent.report(job_id, execution_pb2.EXECUTION_OUTCOME_FAILURE, error="boom")
+        assert first.status == again.status == job_pb2.JOB_STATUS_FAILED
+        error = rpc_error(lambda: agent.report(job_id, execution_pb2.EXECUTION_OUTCOME_CANCELLED))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        info = user.status(job_id)
+        assert info.status == job_pb2.JOB_STATUS_FAILED and info.detail == "boom"
+
+
+def test_success_requires_the_uploaded_result(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, execution):
+        user = Submitter(submission, berth_system.tokens["developer"])
+        agent = Agent(execution, berth_system.tokens["executor"])
+        job_id = user.submit()
+        assert agent.assign() is not None
+        error = rpc_error(lambda: agent.report(job_id))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "upload" in error.details()
+        assert user.status(job_id).status == job_pb2.JOB_STATUS_RUNNING
+
+
+def test_report_from_non_holder_is_refused(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, execution):
+        user = Submitter(submission, berth_system.tokens["developer"])
+        holder = Agent(execution, berth_system.tokens["executor"], "agent-a")
+        intruder = Agent(execution, berth_system.tokens["executor"], "agent-b")
+        job_id = user.submit()
+        assert holder.assign() is not None
+        for call in (
+            lambda: intruder.report(job_id, execution_pb2.EXECUTION_OUTCOME_FAILURE),
+            lambda: intruder.heartbeat(job_id),
+        ):
+            error = rpc_error(call)
+            assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "does not hold the lease" in error.details()
+        assert user.status(job_id).status == job_pb2.JOB_STATUS_RUNNING
+
+
+def test_concurrent_assign_never_hands_out_a_job_twice(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, execution):
+        user = Submitter(submission, berth_system.tokens["admin"])
+        jobs = {user.submit() for _ in range(12)}
+        got: list[str] = []
+        lock = threading.Lock()
+        start = threading.Barrier(8)
+
+        def poll(index: int) -> None:
+            agent = Agent(execution, berth_system.tokens["executor"], f"agent-{index}")
+            start.wait()
+            while True:
+                assigned = agent.assign(wait_s=0.3)
+                if assigned is None:
+                    return
+                with lock:
+                    got.append(assigned.job_id)
+
+        threads = [threading.Thread(target=poll, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(got) == sorted(jobs), "every job assigned exactly once"
+
+
+def test_long_poll_returns_as_soon_as_a_job_arrives(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, execution):
+        agent = Agent(execution, berth_system.tokens["executor"])
+        user = Submitter(submission, berth_system.tokens["developer"])
+        result: list[execution_pb2.AssignedJob | None] = []
+        waiting = threading.Thread(target=lambda: result.append(agent.assign(wait_s=20)))
+        waiting.start()
+        job_id = user.submit()
+        waiting.join(10)
+        assert not waiting.is_alive(), "the long-poll returned before its 20 s wait"
+        assert result[0] is not None and result[0].job_id == job_id
+        assert agent.assign(wait_s=0.2) is None, "empty after `wait` when nothing is queued"

@@ -1,0 +1,178 @@
+"""TokenDatabaseService over gRPC: metadata and protobuf in, registry calls, protobuf out.
+
+Registry calls block on DynamoDB, so they run in the event loop's executor;
+the loop itself only moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from berth.tokens.v1 import token_database_pb2, token_database_pb2_grpc
+from google.protobuf import timestamp_pb2
+
+from token_database.errors import (
+    ErrorKind,
+    NotAllowed,
+    NotAuthenticated,
+    TokenDatabaseError,
+    TokenNotFound,
+)
+from token_database.registry import TokenRegistry
+from token_database.token_info import ADMIN_ROLE, MAX_TOKEN_LENGTH, TokenInfo
+
+log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+STATUS_FOR_KIND: dict[ErrorKind, grpc.StatusCode] = {
+    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+}
+BEARER_FORM = "authorization: Bearer <token>"
+
+
+def _rpc(
+    fn: Callable[[Any, Req, Context], Awaitable[Resp]],
+) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
+    """Domain errors become their status; anything else INTERNAL with a correlation id."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Req, context: Context) -> Resp:
+        try:
+            return await fn(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except TokenDatabaseError as error:
+            await _abort(context, STATUS_FOR_KIND[error.kind], error.message)
+        except Exception:
+            correlation_id = uuid.uuid4().hex[:12]
+            log.exception("internal error in %s (correlation id %s)", fn.__name__, correlation_id)
+            await _abort(
+                context,
+                grpc.StatusCode.INTERNAL,
+                f"internal error (correlation id {correlation_id}); please report it",
+            )
+
+    return wrapper
+
+
+async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
+    await context.abort(code, message)
+    raise AssertionError("unreachable")  # context.abort always raises
+
+
+class TokenDatabaseServicer(token_database_pb2_grpc.TokenDatabaseServiceServicer):
+    def __init__(self, registry: TokenRegistry) -> None:
+        self._registry = registry
+
+    @_rpc
+    async def GetTokenInfo(
+        self, request: token_database_pb2.GetTokenInfoRequest, context: Context
+    ) -> token_database_pb2.TokenInfo:
+        info = await asyncio.to_thread(self._registry.verify, request.token)
+        return token_info_pb(info)
+
+    @_rpc
+    async def CreateToken(
+        self, request: token_database_pb2.CreateTokenRequest, context: Context
+    ) -> token_database_pb2.CreateTokenResponse:
+        admin = await self._require_admin(context)
+        expires_at = _optional_time(request, "expires_at")
+        token, info = await asyncio.to_thread(
+            self._registry.create_token, request.name, request.role, expires_at
+        )
+        log.info("admin token %s created token %s", admin.token_id, info.token_id)
+        return token_database_pb2.CreateTokenResponse(token=token, info=token_info_pb(info))
+
+    @_rpc
+    async def DeleteToken(
+        self, request: token_database_pb2.DeleteTokenRequest, context: Context
+    ) -> token_database_pb2.DeleteTokenResponse:
+        admin = await self._require_admin(context)
+        info = await asyncio.to_thread(self._registry.delete, request.token_id)
+        log.info("admin token %s deleted token %s", admin.token_id, info.token_id)
+        return token_database_pb2.DeleteTokenResponse()
+
+    @_rpc
+    async def RenewToken(
+        self, request: token_database_pb2.RenewTokenRequest, context: Context
+    ) -> token_database_pb2.TokenInfo:
+        admin = await self._require_admin(context)
+        expires_at = _optional_time(request, "expires_at")
+        info = await asyncio.to_thread(self._registry.renew, request.token_id, expires_at)
+        log.info("admin token %s renewed token %s", admin.token_id, info.token_id)
+        return token_info_pb(info)
+
+    @_rpc
+    async def ListTokens(
+        self, request: token_database_pb2.ListTokensRequest, context: Context
+    ) -> token_database_pb2.ListTokensResponse:
+        await self._require_admin(context)
+        infos = await asyncio.to_thread(self._registry.list_tokens)
+        return token_database_pb2.ListTokensResponse(tokens=[token_info_pb(i) for i in infos])
+
+    async def _require_admin(self, context: Context) -> TokenInfo:
+        token = bearer_token(context.invocation_metadata() or ())
+        try:
+            caller = await asyncio.to_thread(self._registry.verify, token)
+        except TokenNotFound:
+            raise NotAuthenticated(
+                "the token in the authorization metadata is unknown or expired"
+            ) from None
+        if caller.role != ADMIN_ROLE:
+            raise NotAllowed(
+                f"managing tokens needs an admin token; token {caller.token_id} has role "
+                f"{caller.role!r}"
+            )
+        return caller
+
+
+def bearer_token(metadata: Any) -> str:
+    """The token from `authorization: Bearer <token>`; NotAuthenticated when absent or malformed."""
+    values = [value for key, value in metadata if key.lower() == "authorization"]
+    if len(values) != 1:
+        raise NotAuthenticated(f"send exactly one authorization metadata entry: {BEARER_FORM}")
+    value = values[0]
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    scheme, _, token = text.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise NotAuthenticated(f"malformed authorization metadata; expected {BEARER_FORM}")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise NotAuthenticated("the token in the authorization metadata is unknown or expired")
+    return token
+
+
+def _optional_time(message: Any, field: str) -> float | None:
+    if not message.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, field)
+    return stamp.seconds + stamp.nanos / 1e9
+
+
+def _timestamp(seconds: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=seconds)
+
+
+def token_info_pb(info: TokenInfo) -> token_database_pb2.TokenInfo:
+    return token_database_pb2.TokenInfo(
+        token_id=info.token_id,
+        name=info.name,
+        role=info.role,
+        created_at=_timestamp(info.created_at),
+        expires_at=_timestamp(info.expires_at) if info.expires_at is not None else None,
+        owner_hash=info.owner_hash,
+    )
