@@ -56,6 +56,17 @@ def aws_settings(config: SchedulerConfig) -> AwsSettings:
     )
 
 
+def priority_policy(config: SchedulerConfig) -> PriorityPolicy:
+    return PriorityPolicy(
+        timeout_weight=config.priority_weight_timeout,
+        role_weight=config.priority_weight_role,
+        age_weight=config.priority_weight_age,
+        fair_share_weight=config.priority_weight_fair_share,
+        max_wait_s=config.priority_max_wait_seconds,
+        fair_share_half_life_s=config.fair_share_half_life_seconds,
+    )
+
+
 class SchedulerApp:
     def __init__(
         self,
@@ -97,7 +108,7 @@ class SchedulerApp:
                 f"cannot read the backend status parameter {config.backend_status_parameter_name!r}"
                 " (--backend_status_parameter_name); see the log line above"
             )
-        policy = PriorityPolicy()
+        policy = priority_policy(config)
         queues = QueueSet(policy, config.max_queue_bytes, config.unify_backends)
         state = SchedulerState(
             config,

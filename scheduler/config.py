@@ -62,6 +62,13 @@ class SchedulerConfig:
     job_retention_days: int = 30
     grace_seconds: float = 10.0
     log_format: str = "text"
+    # DESIGN.md §Queue and priority; the defaults are the seed system's policy.
+    priority_weight_timeout: float = 1000.0
+    priority_weight_role: float = 0.0
+    priority_weight_age: float = 2000.0
+    priority_weight_fair_share: float = 1000.0
+    priority_max_wait_seconds: float = 1800.0
+    fair_share_half_life_seconds: float = 60.0
 
     @property
     def heartbeat_interval_seconds(self) -> float:
@@ -87,6 +94,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError("must be a positive number")
+    return value
+
+
+def _weight(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a number >= 0")
     return value
 
 
@@ -294,6 +308,33 @@ def _options() -> list[_Option]:
             "on SIGTERM, how long in-flight calls may take to finish",
         ),
         o("log_format", ("--log-format",), "SCHEDULER_LOG_FORMAT", _log_format, "text or json"),
+    ]
+    for term in ("timeout", "role", "age", "fair_share"):
+        dashed = term.replace("_", "-")
+        options.append(
+            o(
+                f"priority_weight_{term}",
+                (f"--priority-weight-{dashed}",),
+                f"SCHEDULER_PRIORITY_WEIGHT_{term.upper()}",
+                _weight,
+                f"weight of the {term.replace('_', '-')} factor in a queued job's priority",
+            )
+        )
+    options += [
+        o(
+            "priority_max_wait_seconds",
+            ("--priority-max-wait-seconds",),
+            "SCHEDULER_PRIORITY_MAX_WAIT_SECONDS",
+            _positive_float,
+            "wait at which the age factor reaches 1 and a job goes before all others",
+        ),
+        o(
+            "fair_share_half_life_seconds",
+            ("--fair-share-half-life-seconds",),
+            "SCHEDULER_FAIR_SHARE_HALF_LIFE_SECONDS",
+            _positive_float,
+            "half-life of a token's recent-submission count (fair share)",
+        ),
     ]
     for role in CLIENT_ROLES:
         name = role.value.upper()
