@@ -16,7 +16,8 @@ from pathlib import Path
 import grpc
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a plain script from a checkout: the generated `berth.*` modules live in pb/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pb"))
 from berth.scheduler.v1 import (
     execution_pb2,
     execution_pb2_grpc,
@@ -25,8 +26,6 @@ from berth.scheduler.v1 import (
     submission_pb2_grpc,
 )
 from google.protobuf.duration_pb2 import Duration
-
-import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
 
 
 def main() -> None:

@@ -28,13 +28,13 @@ CALL_TIMEOUT_S = 15.0
 
 def to_timestamp(epoch_s: float) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(int(epoch_s * 1e9))
+    stamp.FromNanoseconds(round(epoch_s * 1e9))
     return stamp
 
 
 def to_duration(seconds: float) -> duration_pb2.Duration:
     duration = duration_pb2.Duration()
-    duration.FromNanoseconds(int(seconds * 1e9))
+    duration.FromNanoseconds(round(seconds * 1e9))
     return duration
 
 

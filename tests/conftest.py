@@ -11,6 +11,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
+from scheduler.dev.embedded_aws import quiet_emulator_access_log
 from tests.berth_system import BerthSystem
 
 REGION = "eu-west-1"
@@ -38,6 +39,7 @@ def moto_endpoint() -> Iterator[str]:
     """A real HTTP moto server on a loopback port, for presigned URLs and subprocesses."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    quiet_emulator_access_log()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -32,7 +32,7 @@ def timestamp(epoch_s: float) -> timestamp_pb2.Timestamp | None:
     if not epoch_s:
         return None
     ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(epoch_s * 1e9))
+    ts.FromNanoseconds(round(epoch_s * 1e9))
     return ts
 
 
@@ -45,7 +45,7 @@ def epoch_seconds(ts: timestamp_pb2.Timestamp, field: str) -> float:
 
 def duration(seconds: float) -> duration_pb2.Duration:
     d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
+    d.FromNanoseconds(round(seconds * 1e9))
     return d
 
 
