@@ -13,6 +13,7 @@ from scheduler.auth.token_verifier import MAX_TOKEN_LENGTH
 from scheduler.domain.errors import Unauthenticated
 
 BEARER_FORM = "authorization: Bearer <token>"
+_NOT_A_TOKEN = f"that is not a Berth token (too long or contains spaces); send {BEARER_FORM}"
 
 
 def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str:
@@ -23,6 +24,9 @@ def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str:
     if len(values) > 1:
         raise Unauthenticated(f"send one authorization metadata entry, not {len(values)}")
     value = values[0]
+    if len(value) > MAX_TOKEN_LENGTH + len("Bearer ") + 16:
+        # Refused before any copy is made: a flood of huge headers costs no extra memory.
+        raise Unauthenticated(_NOT_A_TOKEN)
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     scheme, _, token = text.strip().partition(" ")
     token = token.strip()
@@ -31,7 +35,5 @@ def bearer_token(metadata: Iterable[tuple[str, Any]] | None) -> str:
     if not token:
         raise Unauthenticated(f"empty token in the authorization metadata; send {BEARER_FORM}")
     if len(token) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token):
-        raise Unauthenticated(
-            f"that is not a Berth token (too long or contains spaces); send {BEARER_FORM}"
-        )
+        raise Unauthenticated(_NOT_A_TOKEN)
     return token

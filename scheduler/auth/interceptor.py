@@ -138,10 +138,49 @@ def _fingerprint(token: str) -> str:
 Authenticate = Callable[[Context], Awaitable[Principal]]
 
 
+class _Undecodable:
+    """Stands in for request bytes that are not the method's message.
+
+    gRPC would report a failed decode as INTERNAL, which says "server bug";
+    it is the client's mistake, so the RPC answers INVALID_ARGUMENT instead.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:
+            return _Undecodable(str(error)[:200])
+
+    return deserialize
+
+
+async def _refuse_undecodable(request: Any, context: Context) -> None:
+    if isinstance(request, _Undecodable):
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"the request is not a valid message for this method ({request.reason}); "
+            "send it with the generated client code of the matching .proto",
+        )
+
+
 def _with_authentication(handler: Handler, authenticate: Authenticate) -> Handler:
     """The same method, authenticating first; works for all four call shapes."""
     serializers = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": (
+            handler.request_deserializer
+            if handler.request_streaming
+            else _tolerant(handler.request_deserializer)
+        ),
         "response_serializer": handler.response_serializer,
     }
     if not handler.request_streaming and not handler.response_streaming:
@@ -164,6 +203,7 @@ def _with_authentication(handler: Handler, authenticate: Authenticate) -> Handle
 def _unary_response(behaviour: Any, authenticate: Authenticate) -> Any:
     async def authenticated(request: Any, context: Context) -> Any:
         current_principal.set(await authenticate(context))
+        await _refuse_undecodable(request, context)
         result = behaviour(request, context)
         return await result if inspect.isawaitable(result) else result
 
@@ -173,6 +213,7 @@ def _unary_response(behaviour: Any, authenticate: Authenticate) -> Any:
 def _stream_response(behaviour: Any, authenticate: Authenticate) -> Any:
     async def authenticated(request: Any, context: Context) -> AsyncIterator[Any]:
         current_principal.set(await authenticate(context))
+        await _refuse_undecodable(request, context)
         result = behaviour(request, context)
         if hasattr(result, "__aiter__"):
             async for item in result:
