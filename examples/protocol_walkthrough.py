@@ -33,6 +33,11 @@ def main() -> None:
     parser.add_argument("--submission", default="localhost:8082")
     parser.add_argument("--execution", default="localhost:8081")
     parser.add_argument("--tokens", default=".berth/dev-tokens.json", type=Path)
+    parser.add_argument(
+        "--backend",
+        default="qpu",
+        help="a backend no real agent is polling, so that this script's agent gets the job",
+    )
     args = parser.parse_args()
     tokens = json.loads(args.tokens.read_text())
     user = (("authorization", f"Bearer {tokens['developer']}"),)
@@ -44,19 +49,25 @@ def main() -> None:
     job = job_pb2.Job(
         program=job_pb2.Program(format="qasm3", payload=b"OPENQASM 3; qubit[2] q; h q[0];"),
         settings=job_pb2.JobSettings(
-            backend="emulator", n_shots=1000, timeout=Duration(seconds=60)
+            backend=args.backend, n_shots=1000, timeout=Duration(seconds=60)
         ),
     )
     job_id = submission.SubmitJob(submission_pb2.SubmitJobRequest(job=job), metadata=user).job_id
     print("submitted", job_id)
 
     # 2. An agent takes it, uploads a gzip result with the signed headers, and reports.
-    assigned = execution.AssignNextJob(
+    reply = execution.AssignNextJob(
         execution_pb2.AssignNextJobRequest(
-            backend="emulator", agent_id="walkthrough", wait=Duration(seconds=5)
+            backend=args.backend, agent_id="walkthrough", wait=Duration(seconds=5)
         ),
         metadata=agent,
-    ).assigned
+    )
+    if not reply.HasField("assigned") or reply.assigned.job_id != job_id:
+        sys.exit(
+            f"another agent polling backend {args.backend!r} took the job first; "
+            "stop it or pass --backend with a backend nobody serves"
+        )
+    assigned = reply.assigned
     result = json.dumps({"counts": {"00": 512, "10": 488}}).encode()
     encoded = gzip.compress(result)
     target = assigned.result_upload

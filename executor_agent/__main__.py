@@ -19,7 +19,7 @@ from executor_agent.agent import Agent
 from executor_agent.config import AgentConfig, ConfigError, parse_config
 from executor_agent.logging_setup import configure_logging
 from executor_agent.runners.factory import make_runner
-from executor_agent.scheduler_link import SchedulerLink, SchedulerUnreachable
+from executor_agent.scheduler_link import SchedulerLink, SchedulerUnreachable, channel_credentials
 from executor_agent.token_file import TokenFile, TokenFileError
 
 EXIT_BAD_OPTION = 2
@@ -44,7 +44,12 @@ async def run_agent(config: AgentConfig) -> int:
     if work_root is None:
         work_root = Path(tempfile.mkdtemp(prefix="berth-agent-"))
     work_root.mkdir(parents=True, exist_ok=True)
-    link = SchedulerLink(config.scheduler, token)
+    credentials = (
+        channel_credentials(config.tls_ca, config.tls_cert, config.tls_key)
+        if config.uses_tls
+        else None
+    )
+    link = SchedulerLink(config.scheduler, token, credentials)
     try:
         try:
             await link.wait_until_reachable(config.connect_timeout_seconds)

@@ -63,6 +63,14 @@ class AgentConfig:
     log_limit_bytes: int = MIB
     upload_attempts: int = 4
     log_format: str = "text"
+    tls: bool = False
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or self.tls_ca is not None
 
     @property
     def docker(self) -> DockerOptions:
@@ -159,6 +167,16 @@ def _python_function(text: str) -> str:
     return text
 
 
+def _readable_file(text: str) -> Path:
+    path = Path(text)
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as error:
+        raise ValueError(f"must be a readable file ({error.strerror})") from None
+    return path
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -213,6 +231,10 @@ _OPTIONS = (
     _Option("log_limit_bytes", "--log-limit", _positive_int, "bytes of job log kept (1 MiB)"),
     _Option("upload_attempts", "--upload-attempts", _positive_int, "PUT attempts (4)"),
     _Option("log_format", "--log-format", _log_format, "text (default) or json"),
+    _Option("tls", "--tls", _bool, "TLS to the scheduler, system CA roots", is_switch=True),
+    _Option("tls_ca", "--tls-ca", _readable_file, "TLS with this PEM CA (implies --tls)"),
+    _Option("tls_cert", "--tls-cert", _readable_file, "client certificate (PEM) for mutual TLS"),
+    _Option("tls_key", "--tls-key", _readable_file, "its private key (PEM)"),
 )
 _REQUIRED = ("scheduler", "backend", "token_file")
 
@@ -289,6 +311,10 @@ def _check_consistency(config: AgentConfig) -> None:
             "--runner command needs a program: put it after --, "
             "e.g. -- python3 examples/echo_program.py (or set BERTH_AGENT_COMMAND)"
         )
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+    if config.tls_cert is not None and not config.uses_tls:
+        raise ConfigError("--tls-cert needs TLS: add --tls (system roots) or --tls-ca FILE")
     if config.runner == "python" and not config.python_function:
         raise ConfigError("--runner python needs --python-function MODULE:FUNCTION")
     if config.runner == "docker" and not (config.docker_image or config.docker_allowed_images):

@@ -9,6 +9,7 @@ to two minutes. Retrying *calls* is the caller's business (see backoff.py).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import grpc
 from berth.scheduler.v1 import execution_pb2, execution_pb2_grpc
@@ -16,9 +17,10 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from executor_agent.token_file import TokenFile
 
+# Quick reconnects after a scheduler restart; not grpc.min_reconnect_backoff_ms,
+# which also bounds how long one connection attempt may take (see scheduler_client).
 CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -50,11 +52,28 @@ class SchedulerUnreachable(Exception):
     pass
 
 
+def channel_credentials(
+    ca: Path | None, cert: Path | None, key: Path | None
+) -> grpc.ChannelCredentials:
+    """TLS to the execution port: system roots unless a CA is given, a client cert if any."""
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes() if ca else None,
+        private_key=key.read_bytes() if key else None,
+        certificate_chain=cert.read_bytes() if cert else None,
+    )
+
+
 class SchedulerLink:
-    def __init__(self, address: str, token: TokenFile) -> None:
+    def __init__(
+        self, address: str, token: TokenFile, credentials: grpc.ChannelCredentials | None = None
+    ) -> None:
         self.address = address
         self._token = token
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._channel = (
+            grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            if credentials is None
+            else grpc.aio.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
+        )
         self._stub = execution_pb2_grpc.ExecutionServiceStub(self._channel)
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:

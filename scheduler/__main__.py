@@ -1,4 +1,7 @@
-"""`python -m scheduler`: run the scheduler (or, with --dev, the whole embedded system)."""
+"""`python -m scheduler`: run the scheduler (or, with --dev, the whole embedded system).
+
+`python -m scheduler admin ...` runs the operator commands instead (scheduler/admin/).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,15 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from scheduler.app import SchedulerApp, StartupError
 from scheduler.config import ConfigError, SchedulerConfig, load_config
 from scheduler.domain.errors import BerthError
 from scheduler.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from scheduler.dev.dev_stack import DevStack
 
 log = logging.getLogger("scheduler")
 
@@ -54,6 +61,7 @@ async def run_dev(config: SchedulerConfig) -> None:
             f"  submission   {host}:{stack.submission_port}   (clients: admin, developer, guest)\n"
             f"  execution    {host}:{stack.execution_port}   (agents: executor)\n"
             f"  token db     {stack.token_database_address}\n"
+            f"  metrics      {_metrics_url(stack, host)}\n"
             f"  AWS emulator {endpoint}{' (in-process moto)' if emulator else ''}\n"
             f"  backends     emulator, qpu (available to every role)\n"
             f"  tokens       written to {config.dev_tokens_file}:",
@@ -69,9 +77,21 @@ async def run_dev(config: SchedulerConfig) -> None:
             emulator.stop()
 
 
+def _metrics_url(stack: DevStack, host: str) -> str:
+    server = stack.app.metrics_server if stack.app is not None else None
+    return (
+        f"http://{host}:{server.port}/metrics" if server is not None else "off (--metrics-port -1)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["admin"]:  # operator commands against a running scheduler
+        from scheduler.admin.cli import main as admin_main
+
+        return admin_main(args[1:])
     try:
-        config = load_config(argv)
+        config = load_config(args)
     except ConfigError as error:
         print(f"python -m scheduler: {error}", file=sys.stderr)
         return 2

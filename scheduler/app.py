@@ -14,12 +14,15 @@ from collections.abc import Callable
 
 from scheduler.auth.cached_token_verifier import CachingTokenVerifier
 from scheduler.auth.grpc_token_verifier import GrpcTokenVerifier
+from scheduler.auth.rate_limit import RateLimit, RequestRateLimiter
 from scheduler.auth.token_verifier import TokenVerifier
-from scheduler.aws.aws_settings import AwsSettings, make_client
+from scheduler.aws.aws_settings import AwsSettings, make_boto3_session, make_client
 from scheduler.aws.resource_names import resolve_resource_names
 from scheduler.backend_status.ssm_backend_status import SsmBackendStatusSource
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.config import SchedulerConfig
+from scheduler.grpc_api.admin_servicer import AdminServicer
+from scheduler.grpc_api.call_telemetry import CallTelemetryInterceptor
 from scheduler.grpc_api.execution_servicer import ExecutionServicer
 from scheduler.grpc_api.servers import (
     RunningServer,
@@ -28,14 +31,20 @@ from scheduler.grpc_api.servers import (
 )
 from scheduler.grpc_api.submission_servicer import SubmissionServicer
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
+from scheduler.metrics.metrics_server import MetricsServer, start_metrics_server
+from scheduler.metrics.scheduler_metrics import SchedulerMetrics
+from scheduler.metrics.state_collector import StateCollector
 from scheduler.queue.fair_share import FairShareTracker
 from scheduler.queue.priority import PriorityPolicy
 from scheduler.queue.queue_set import QueueSet
+from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.executions import ExecutionOperations
 from scheduler.service.lease_monitor import LeaseMonitor
+from scheduler.service.orphan_sweep import OrphanSweep
 from scheduler.service.recovery import restore
+from scheduler.service.replica_sync import ReplicaSync
 from scheduler.service.scheduler_state import SchedulerState
 from scheduler.service.submissions import SubmissionOperations
 
@@ -67,6 +76,15 @@ def priority_policy(config: SchedulerConfig) -> PriorityPolicy:
     )
 
 
+def request_rate_limiter(config: SchedulerConfig) -> RequestRateLimiter:
+    return RequestRateLimiter(
+        {
+            role: RateLimit(per_second=rate, burst=max(rate, 1.0))
+            for role, rate in config.rate_limit_per_second.items()
+        }
+    )
+
+
 class SchedulerApp:
     def __init__(
         self,
@@ -84,7 +102,11 @@ class SchedulerApp:
         self.execution: RunningServer | None = None
         self._monitor: LeaseMonitor | None = None
         self._backend_status: BackendStatusCache | None = None
+        self._sync: ReplicaSync | None = None
+        self._sweep: OrphanSweep | None = None
         self._ios: list[BlockingIo] = []
+        self.metrics = SchedulerMetrics()
+        self.metrics_server: MetricsServer | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -92,14 +114,22 @@ class SchedulerApp:
         submission_io = BlockingIo(config.submission_max_workers, "submission-io")
         execution_io = BlockingIo(config.execution_max_workers, "execution-io")
         self._ios = [submission_io, execution_io]
+        if make_boto3_session(settings).region_name is None:
+            raise StartupError(
+                "no AWS region: pass --region, or set AWS_DEFAULT_REGION "
+                "(or a region in the AWS config file)"
+            )
         ssm = make_client("ssm", settings)
         bucket, table = await execution_io.run(
             resolve_resource_names, ssm, config.job_bucket_name_key, config.job_table_name_key
         )
-        store = DynamoDbJobStore(make_client("dynamodb", settings), table)
+        store = DynamoDbJobStore(
+            make_client("dynamodb", settings), table, retention_days=config.job_retention_days
+        )
         blobs = S3BlobStore(make_client("s3", settings), bucket)
+        status_source = SsmBackendStatusSource(ssm, config.backend_status_parameter_name)
         self._backend_status = BackendStatusCache(
-            SsmBackendStatusSource(ssm, config.backend_status_parameter_name),
+            status_source,
             execution_io,
             config.backend_status_refresh_seconds,
         )
@@ -119,22 +149,30 @@ class SchedulerApp:
             submission_io,
             execution_io,
             self._clock,
+            self.metrics,
         )
         self.state = state
-        await restore(state)
+        self._sync = ReplicaSync(state, config.replica_sync_seconds)
+        await restore(self._sync)
         if self._verifier is None:
             self._verifier = CachingTokenVerifier(
                 GrpcTokenVerifier(config.address_to_token_database),
                 ttl_s=config.token_cache_seconds,
             )
         submissions = SubmissionOperations(state, FairShareTracker(policy.fair_share_half_life_s))
-        executions = ExecutionOperations(state)
+        executions = ExecutionOperations(state, self._sync.request)
+        self._start_metrics(state)
+        telemetry = CallTelemetryInterceptor(self.metrics)
         self.submission = await start_submission_server(
             config.bind_host,
             config.port_for_submission,
             config.submission_max_message_length,
             SubmissionServicer(submissions),
             self._verifier,
+            AdminServicer(AdministrationOperations(state, status_source)),
+            telemetry=telemetry,
+            rate_limiter=request_rate_limiter(config),
+            tls=config.tls_files,
         )
         self.execution = await start_execution_server(
             config.bind_host,
@@ -142,10 +180,13 @@ class SchedulerApp:
             config.execution_max_message_length,
             ExecutionServicer(executions, self._clock),
             self._verifier,
+            telemetry=telemetry,
+            tls=config.tls_files,
         )
         self._monitor = LeaseMonitor(state)
         self._monitor.start()
         self._backend_status.start()
+        self._start_replica_tasks(state)
         log.info(
             "scheduler listening: submission port %d, execution port %d; table %s, bucket %s",
             self.submission.port,
@@ -163,11 +204,48 @@ class SchedulerApp:
         if self.state is not None:
             await self.state.begin_shutdown()
         await asyncio.gather(*(server.server.stop(grace) for server in servers))
-        for task_owner in (self._monitor, self._backend_status):
+        for task_owner in (self._monitor, self._backend_status, self._sync, self._sweep):
             if task_owner is not None:
                 await task_owner.stop()
         if self._owns_verifier and isinstance(self._verifier, CachingTokenVerifier):
             await self._verifier.close()
         for io in self._ios:
             io.shutdown()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         log.info("scheduler stopped")
+
+    def _start_replica_tasks(self, state: SchedulerState) -> None:
+        """Following other replicas' changes, and deleting inputs no record claims."""
+        if self._sync is not None:
+            self._sync.start()
+        sweep_io = BlockingIo(1, "orphan-sweep")  # a long listing must not hold an RPC thread
+        self._ios.append(sweep_io)
+        self._sweep = OrphanSweep(
+            state.store,
+            state.blobs,
+            sweep_io,
+            interval_s=self.config.orphan_sweep_seconds,
+            min_age_s=self.config.orphan_input_age_seconds,
+            retention_days=self.config.job_retention_days,
+            clock=self._clock,
+        )
+        self._sweep.start()
+
+    def _start_metrics(self, state: SchedulerState) -> None:
+        collector = StateCollector(
+            state, self.metrics.agents, self._verifier, asyncio.get_running_loop()
+        )
+        self.metrics.registry.register(collector)
+        if self.config.metrics_port < 0:
+            return
+        try:
+            self.metrics_server = start_metrics_server(
+                self.config.bind_host, self.config.metrics_port, self.metrics.registry
+            )
+        except OSError as error:
+            raise StartupError(
+                f"cannot serve metrics on port {self.config.metrics_port} (--metrics-port; "
+                f"-1 turns metrics off): {error}"
+            ) from error
+        log.info("metrics on http://%s:%d/metrics", self.config.bind_host, self.metrics_server.port)

@@ -20,6 +20,15 @@ MIB = 1024 * 1024
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for the scheduler's ports, checked readable at start-up."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
 class ConfigError(ValueError):
     """A bad flag or variable; the message names it and says what is expected."""
 
@@ -52,6 +61,10 @@ class SchedulerConfig:
     max_job_bytes: Mapping[Role, int] = field(
         default_factory=lambda: {Role.ADMIN: 10 * MIB, Role.DEVELOPER: 10 * MIB, Role.GUEST: MIB}
     )
+    # Requests per second per token on the submission port (bursts of one second's worth).
+    rate_limit_per_second: Mapping[Role, float] = field(
+        default_factory=lambda: {Role.ADMIN: 500.0, Role.DEVELOPER: 100.0, Role.GUEST: 20.0}
+    )
     token_cache_seconds: float = 30.0
     download_url_seconds: int = 180
     upload_url_seconds: int = 3 * 3600
@@ -61,7 +74,17 @@ class SchedulerConfig:
     max_assign_wait_seconds: float = 30.0
     job_retention_days: int = 30
     grace_seconds: float = 10.0
+    # Several replicas: how often each re-reads the table's QUEUED and RUNNING jobs.
+    replica_sync_seconds: float = 5.0
+    # Inputs older than this with no job record (a submission that never got its
+    # record) are deleted; the sweep runs every orphan_sweep_seconds.
+    orphan_input_age_seconds: float = 3600.0
+    orphan_sweep_seconds: float = 600.0
     log_format: str = "text"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    metrics_port: int = 9464  # 0 = any free port, -1 = no metrics endpoint
     # DESIGN.md §Queue and priority; the defaults are the seed system's policy.
     priority_weight_timeout: float = 1000.0
     priority_weight_role: float = 0.0
@@ -69,6 +92,12 @@ class SchedulerConfig:
     priority_weight_fair_share: float = 1000.0
     priority_max_wait_seconds: float = 1800.0
     fair_share_half_life_seconds: float = 60.0
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca)
 
     @property
     def heartbeat_interval_seconds(self) -> float:
@@ -102,6 +131,23 @@ def _weight(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise ValueError("must be a number >= 0")
     return value
+
+
+def _metrics_port(text: str) -> int:
+    value = int(text)
+    if not -1 <= value <= 65535:
+        raise ValueError("must be a port number 0..65535 (0 = any free port) or -1 (no metrics)")
+    return value
+
+
+def _readable_file(text: str) -> Path:
+    path = Path(text)
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as error:
+        raise ValueError(f"must be a readable file ({error.strerror})") from error
+    return path
 
 
 def _log_format(text: str) -> str:
@@ -307,7 +353,50 @@ def _options() -> list[_Option]:
             _positive_float,
             "on SIGTERM, how long in-flight calls may take to finish",
         ),
+        o(
+            "replica_sync_seconds",
+            ("--replica-sync-seconds",),
+            "SCHEDULER_REPLICA_SYNC_SECONDS",
+            _positive_float,
+            "how often a replica re-reads the jobs other replicas accepted, claimed or ended",
+        ),
+        o(
+            "orphan_input_age_seconds",
+            ("--orphan-input-age-seconds",),
+            "SCHEDULER_ORPHAN_INPUT_AGE_SECONDS",
+            _positive_float,
+            "age at which a stored input without a job record is deleted",
+        ),
+        o(
+            "orphan_sweep_seconds",
+            ("--orphan-sweep-seconds",),
+            "SCHEDULER_ORPHAN_SWEEP_SECONDS",
+            _positive_float,
+            "how often the bucket is swept for inputs without a job record",
+        ),
         o("log_format", ("--log-format",), "SCHEDULER_LOG_FORMAT", _log_format, "text or json"),
+        o(
+            "tls_cert",
+            ("--tls-cert",),
+            "SCHEDULER_TLS_CERT",
+            _readable_file,
+            "PEM certificate (chain) both ports present; with --tls-key, both ports use TLS",
+        ),
+        o("tls_key", ("--tls-key",), "SCHEDULER_TLS_KEY", _readable_file, "PEM private key"),
+        o(
+            "tls_client_ca",
+            ("--tls-client-ca",),
+            "SCHEDULER_TLS_CLIENT_CA",
+            _readable_file,
+            "PEM CA: the execution port then requires agents' client certificates signed by it",
+        ),
+        o(
+            "metrics_port",
+            ("--metrics-port",),
+            "SCHEDULER_METRICS_PORT",
+            _metrics_port,
+            "port of the Prometheus /metrics endpoint (default 9464; 0 = any free port, -1 = off)",
+        ),
     ]
     for term in ("timeout", "role", "age", "fair_share"):
         dashed = term.replace("_", "-")
@@ -354,6 +443,15 @@ def _options() -> list[_Option]:
                 f"SCHEDULER_MAX_JOB_BYTES_{name}",
                 _positive_int,
                 f"largest submit request of a {role.value}, bytes",
+            )
+        )
+        options.append(
+            o(
+                f"rate_limit_per_second:{role.value}",
+                (),
+                f"SCHEDULER_RATE_LIMIT_{name}",
+                _weight,
+                f"requests per second per {role.value} token on the submission port (0 = no limit)",
             )
         )
     return options
@@ -405,7 +503,11 @@ def load_config(
     environ = os.environ if env is None else env
     args = vars(build_parser().parse_args(argv))
     values: dict[str, object] = {}
-    per_role: dict[str, dict[Role, int]] = {"max_concurrent_jobs": {}, "max_job_bytes": {}}
+    per_role: dict[str, dict[Role, object]] = {
+        "max_concurrent_jobs": {},
+        "max_job_bytes": {},
+        "rate_limit_per_second": {},
+    }
     for option in _options():
         raw = args.get(option.attr)
         source = option.flags[-1] if option.flags else ""
@@ -420,7 +522,7 @@ def load_config(
             raise ConfigError(f"{source}={raw!r}: {detail}") from error
         if ":" in option.attr:
             group, role = option.attr.split(":")
-            per_role[group][Role(role)] = int(str(value))
+            per_role[group][Role(role)] = value
         else:
             values[option.attr] = value
     for flag, attr, env_name in (
@@ -438,7 +540,15 @@ def load_config(
         **per_role["max_concurrent_jobs"],
     }
     values["max_job_bytes"] = {**defaults.max_job_bytes, **per_role["max_job_bytes"]}
+    values["rate_limit_per_second"] = {
+        **defaults.rate_limit_per_second,
+        **per_role["rate_limit_per_second"],
+    }
     config = SchedulerConfig(**values)  # type: ignore[arg-type]
     if config.s3_endpoint and not config.dev:
         raise ConfigError("--s3_endpoint is only allowed with --dev")
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+    if config.tls_client_ca is not None and config.tls_cert is None:
+        raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (TLS on the ports)")
     return config

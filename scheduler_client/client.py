@@ -32,10 +32,14 @@ DEFAULT_CALL_TIMEOUT_S = 30.0
 DEFAULT_LIST_PAGE_SIZE = 100
 
 # A restarted scheduler should be reachable again within a second, not after
-# gRPC's default reconnect backoff (up to two minutes).
+# gRPC's default reconnect backoff (up to two minutes). Not
+# `grpc.min_reconnect_backoff_ms`: gRPC also uses it as the minimum time a
+# connection attempt may take (default 20 s), so a small value makes every
+# handshake slower than that (a distant scheduler, TLS over a slow link, a
+# peer that never answers) fail as UNAVAILABLE instead of running into the
+# call's own deadline.
 _CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 5000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]

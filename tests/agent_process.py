@@ -189,12 +189,19 @@ class Researcher:
                 return info
         raise AssertionError(f"job {job_id} never reached {statuses}")
 
-    def result(self, job_id: str) -> bytes:
+    def _result_links(self, job_id: str) -> submission_pb2.GetJobResultResponse:
         request = submission_pb2.GetJobResultRequest(job_id=job_id)
-        link = self.stub.GetJobResult(request, metadata=self.metadata, timeout=10).result
-        return _download(link.url)
+        return self.stub.GetJobResult(request, metadata=self.metadata, timeout=10)
+
+    def result(self, job_id: str) -> bytes:
+        return _download(self._result_links(job_id).result.url)
+
+    def result_log(self, job_id: str) -> str:
+        """The log through the link GetJobResult gives beside the result (COMPLETED jobs)."""
+        return _download(self._result_links(job_id).log.url).decode()
 
     def log(self, job_id: str) -> str:
+        """The log through GetJobLog, for a job of any outcome."""
         request = submission_pb2.GetJobLogRequest(job_id=job_id)
         link = self.stub.GetJobLog(request, metadata=self.metadata, timeout=10).log
         return _download(link.url).decode()

@@ -30,6 +30,7 @@ class BerthSystem:
             port_for_execution=0,
             grace_seconds=2.0,
             backend_status_refresh_seconds=0.5,
+            metrics_port=-1,  # tests that scrape pass metrics_port=0
         )
         self.config = replace(base, **overrides)
         self.endpoint = endpoint

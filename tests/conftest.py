@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
-from scheduler.dev.embedded_aws import quiet_emulator_access_log
 from tests.berth_system import BerthSystem
+from tests.emulator_process import EmulatorServer
 
 REGION = "eu-west-1"
 
@@ -39,11 +38,8 @@ def moto_endpoint() -> Iterator[str]:
     """A real HTTP moto server on a loopback port, for presigned URLs and subprocesses."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    quiet_emulator_access_log()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = EmulatorServer()  # moto, with DynamoDB's conditional writes atomic as in AWS
+    yield server.start()
     server.stop()
 
 

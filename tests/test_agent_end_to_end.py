@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from tests.berth_system import BerthSystem
 
 PROGRAM = ["--", sys.executable, str(Path(__file__).with_name("agent_job_program.py"))]
 ECHO = ["--", sys.executable, "examples/echo_program.py", "{input}", "{output}"]
+PYTHON_FUNCTION = ["--runner", "python", "--python-function", "tests.agent_job_function:run"]
+NO_GATE = {"BERTH_TEST_NO_GATE": "1"}
 
 
 class Setup:
@@ -34,24 +36,48 @@ class Setup:
         self.tmp_path = tmp_path
         self.researcher = Researcher(system)
         self.agents: list[AgentProcess] = []
+        self.orphans: list[Path] = []  # pid files of jobs left running by SIGKILLed agents
 
-    def agent(self, *args: str, env: dict[str, str] | None = None) -> AgentProcess:
-        name = f"agent{len(self.agents)}"
+    def agent(
+        self,
+        *options: str,
+        runner: Sequence[str] = PROGRAM,
+        agent_id: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> AgentProcess:
+        """An agent with `options`; the runner goes last, since all after `--` is the program's."""
+        name = agent_id or f"agent{len(self.agents)}"
         agent = AgentProcess(
             self.system,
             "--agent-id",
             name,
-            *args,
+            *options,
+            *runner,
             env=env,
-            stderr_path=self.tmp_path / f"{name}.stderr",
+            stderr_path=self.tmp_path / f"{name}-{len(self.agents)}.stderr",
         )
         self.agents.append(agent)
         agent.wait_for("started")
         return agent
 
+    def kill_agent_running_a_job(self, payload: bytes, agent_id: str | None = None) -> str:
+        """SIGKILL an agent in the middle of a job that waits forever (unless NO_GATE)."""
+        agent = self.agent(agent_id=agent_id)
+        pidfile = self.tmp_path / f"orphan{len(self.orphans)}.pid"
+        self.orphans.append(pidfile)
+        params = {"gate": str(self.tmp_path / "never"), "pidfile": str(pidfile)}
+        job_id = self.researcher.submit(payload, parameters=params)
+        agent.wait_for("running", job_id)
+        agent.signal(signal.SIGKILL)
+        agent.wait_exit()
+        return job_id
+
     def close(self) -> None:
         for agent in self.agents:
             agent.stop()
+        for pidfile in self.orphans:
+            if pidfile.exists():
+                kill_group_of(int(pidfile.read_text()))
         self.researcher.close()
 
 
@@ -90,7 +116,7 @@ def setup(setup_factory: Callable[..., Setup]) -> Setup:
 def test_a_job_runs_end_to_end_and_its_owner_gets_the_exact_result(
     setup: Setup, runner: list[str], runner_version: str
 ) -> None:
-    agent = setup.agent(*runner)
+    agent = setup.agent(runner=runner)
     payload = b"OPENQASM 3; qubit[2] q; h q[0]; cx q[0], q[1];"
     job_id = setup.researcher.submit(payload, shots=1000)
     info = setup.researcher.wait_terminal(job_id)
@@ -109,14 +135,16 @@ def test_a_job_runs_end_to_end_and_its_owner_gets_the_exact_result(
         <= stamps.execution_finished_at.ToNanoseconds()
         <= stamps.finished_at.ToNanoseconds()
     )
-    assert "echo " in setup.researcher.log(job_id)
+    log = setup.researcher.log(job_id)
+    assert "echo " in log
+    assert setup.researcher.result_log(job_id) == log
     completed = agent.wait_for("completed", job_id)
     assert completed["backend"] == "emulator"
     assert {"ran_seconds", "upload_seconds", "total_seconds"} <= completed.keys()
 
 
 def test_a_failing_program_fails_the_job_with_its_stderr_tail(setup: Setup) -> None:
-    setup.agent(*PROGRAM)
+    setup.agent()
     job_id = setup.researcher.submit(b"x", parameters={"fail": "qubit 3 calibration expired"})
     info = setup.researcher.wait_terminal(job_id)
     assert info.status == job_pb2.JOB_STATUS_FAILED
@@ -127,7 +155,7 @@ def test_a_failing_program_fails_the_job_with_its_stderr_tail(setup: Setup) -> N
 
 
 def test_a_job_over_its_timeout_is_killed_with_its_children(setup: Setup) -> None:
-    agent = setup.agent(*PROGRAM, "--kill-grace", "1")
+    agent = setup.agent("--kill-grace", "1")
     job_id = setup.researcher.submit(b"x", timeout_s=1, parameters={"child": "1", "sleep": "600"})
     info = setup.researcher.wait_terminal(job_id)
     assert info.status == job_pb2.JOB_STATUS_TIMEOUT, info.detail
@@ -139,9 +167,22 @@ def test_a_job_over_its_timeout_is_killed_with_its_children(setup: Setup) -> Non
     agent.wait_for("timeout", job_id)
 
 
+def test_heartbeats_keep_a_job_running_past_its_first_lease(
+    setup_factory: Callable[..., Setup],
+) -> None:
+    setup = setup_factory(lease_seconds=2)
+    agent = setup.agent()
+    job_id = setup.researcher.submit(b"long", parameters={"sleep": "3"})
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    assert info.attempt == 1
+    assert setup.researcher.result(job_id) == b"result of long on gpus none"
+    assert not [e for e in agent.events if e.get("event") == "heartbeat_failing"]
+
+
 def test_cancel_while_running_stops_the_job(setup_factory: Callable[..., Setup]) -> None:
     setup = setup_factory(lease_seconds=3)
-    agent = setup.agent(*PROGRAM)
+    agent = setup.agent()
     job_id = setup.researcher.submit(b"x", parameters={"gate": str(setup.tmp_path / "never")})
     agent.wait_for("running", job_id)
     setup.researcher.cancel(job_id)
@@ -153,7 +194,7 @@ def test_cancel_while_running_stops_the_job(setup_factory: Callable[..., Setup])
 
 def test_an_expired_upload_url_is_refreshed(setup_factory: Callable[..., Setup]) -> None:
     setup = setup_factory(upload_url_seconds=1)
-    agent = setup.agent(*PROGRAM)
+    agent = setup.agent()
     job_id = setup.researcher.submit(b"late", parameters={"sleep": "1.2"})
     info = setup.researcher.wait_terminal(job_id)
     assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
@@ -163,7 +204,7 @@ def test_an_expired_upload_url_is_refreshed(setup_factory: Callable[..., Setup])
 
 
 def test_a_job_survives_a_scheduler_restart(setup: Setup) -> None:
-    agent = setup.agent(*PROGRAM)
+    agent = setup.agent()
     gate = setup.tmp_path / "gate"
     job_id = setup.researcher.submit(b"persistent", parameters={"gate": str(gate)})
     agent.wait_for("running", job_id)
@@ -179,7 +220,7 @@ def test_heartbeats_failing_past_the_lease_abandon_the_job(
     setup_factory: Callable[..., Setup],
 ) -> None:
     setup = setup_factory(lease_seconds=2)
-    agent = setup.agent(*PROGRAM)
+    agent = setup.agent()
     params = {"gate": str(setup.tmp_path / "never"), "pidfile": str(setup.tmp_path / "job.pid")}
     job_id = setup.researcher.submit(b"x", parameters=params)
     agent.wait_for("running", job_id)
@@ -198,31 +239,45 @@ def test_a_killed_agents_job_is_requeued_and_finished_by_another(
     setup_factory: Callable[..., Setup],
 ) -> None:
     setup = setup_factory(lease_seconds=2)
-    first = setup.agent(*PROGRAM)
-    pidfile = setup.tmp_path / "orphan.pid"
-    params = {"gate": str(setup.tmp_path / "never"), "pidfile": str(pidfile)}
-    job_id = setup.researcher.submit(b"again", parameters=params)
-    first.wait_for("running", job_id)
-    first.signal(signal.SIGKILL)
-    first.wait_exit()
-    try:
-        second = setup.agent(*PROGRAM, env={"BERTH_TEST_NO_GATE": "1"})
-        info = setup.researcher.wait_terminal(job_id)
-        assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
-        assert info.attempt == 2
-        assert setup.researcher.result(job_id) == b"result of again on gpus none"
-        second.wait_for("completed", job_id)
-    finally:
-        if pidfile.exists():
-            kill_group_of(int(pidfile.read_text()))  # the first agent's orphaned job
+    job_id = setup.kill_agent_running_a_job(b"again")
+    requeued = setup.researcher.watch_until(job_id, [job_pb2.JOB_STATUS_QUEUED])
+    assert requeued.queue_position == 1  # back in the queue once its lease lapsed
+    second = setup.agent(env=NO_GATE)
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    assert info.attempt == 2
+    assert setup.researcher.result(job_id) == b"result of again on gpus none"
+    second.wait_for("completed", job_id)
 
 
-def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(setup: Setup) -> None:
-    agent = setup.agent(*PROGRAM, "--grace", "20")
+def test_a_requeued_job_goes_to_an_agent_that_has_not_tried_it(
+    setup_factory: Callable[..., Setup],
+) -> None:
+    # The scheduler holds a requeued job back from the agents that tried it for one
+    # lease; the other agent must start within that time, hence a lease of 4 s.
+    setup = setup_factory(lease_seconds=4)
+    job_id = setup.kill_agent_running_a_job(b"elsewhere", agent_id="host-a")
+    # host-a comes straight back (Restart=always) and polls while the job is requeued ...
+    restarted = setup.agent(agent_id="host-a", env=NO_GATE)
+    setup.researcher.watch_until(job_id, [job_pb2.JOB_STATUS_QUEUED])
+    # ... but the job waits for host-b.
+    other = setup.agent(agent_id="host-b", env=NO_GATE)
+    info = setup.researcher.wait_terminal(job_id)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    assert info.attempt == 2
+    assert not [e for e in restarted.events if e.get("job_id") == job_id]
+    other.wait_for("completed", job_id)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(
+    setup: Setup, sig: signal.Signals
+) -> None:
+    agent = setup.agent("--grace", "20")
     gate = setup.tmp_path / "gate"
     running = setup.researcher.submit(b"first", parameters={"gate": str(gate)})
     agent.wait_for("running", running)
-    agent.signal(signal.SIGTERM)
+    agent.signal(sig)
     agent.wait_for("draining")
     waiting = setup.researcher.submit(b"second")
     gate.touch()
@@ -233,7 +288,7 @@ def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(setup: Setup) 
 
 
 def test_sigterm_cancels_what_is_left_after_the_grace_period(setup: Setup) -> None:
-    agent = setup.agent(*PROGRAM, "--grace", "0.5", "--kill-grace", "1")
+    agent = setup.agent("--grace", "0.5", "--kill-grace", "1")
     job_id = setup.researcher.submit(b"x", parameters={"gate": str(setup.tmp_path / "never")})
     agent.wait_for("running", job_id)
     agent.signal(signal.SIGTERM)
@@ -241,11 +296,12 @@ def test_sigterm_cancels_what_is_left_after_the_grace_period(setup: Setup) -> No
     info = setup.researcher.status(job_id)
     assert info.status == job_pb2.JOB_STATUS_CANCELLED
     assert "did not finish within its grace period (0.5s)" in info.detail
+    assert "did not finish within its grace period" in setup.researcher.log(job_id)
     agent.wait_for("grace_expired")
 
 
 def test_two_slots_run_two_jobs_at_once_each_with_its_gpu(setup: Setup) -> None:
-    setup.agent(*PROGRAM, "--gpus", "0,1")
+    setup.agent("--gpus", "0,1")
     barrier = setup.tmp_path / "barrier"
     barrier.mkdir()
     params = {"barrier": str(barrier), "parties": "2"}
@@ -256,6 +312,30 @@ def test_two_slots_run_two_jobs_at_once_each_with_its_gpu(setup: Setup) -> None:
         assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
         results.add(setup.researcher.result(job_id).rsplit(b" ", 1)[1])
     assert results == {b"0", b"1"}
+
+
+def test_the_python_runner_survives_a_function_that_segfaults_or_never_returns(
+    setup: Setup,
+) -> None:
+    agent = setup.agent("--kill-grace", "1", runner=PYTHON_FUNCTION)
+    crashed = setup.researcher.submit(b"x", parameters={"crash": "segfault"})
+    info = setup.researcher.wait_terminal(crashed)
+    assert info.status == job_pb2.JOB_STATUS_FAILED, info.detail
+    assert "killed by SIGSEGV" in info.detail
+    assert "Segmentation fault" in setup.researcher.log(crashed)
+
+    pidfile = setup.tmp_path / "hung.pid"
+    hung = setup.researcher.submit(b"x", timeout_s=1, parameters={"hang": str(pidfile)})
+    info = setup.researcher.wait_terminal(hung)
+    assert info.status == job_pb2.JOB_STATUS_TIMEOUT, info.detail
+    assert ends_soon(int(pidfile.read_text()))
+
+    fine = setup.researcher.submit(b"fine")
+    info = setup.researcher.wait_terminal(fine)
+    assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
+    assert setup.researcher.result(fine) == b"python result of fine"
+    assert agent.process.poll() is None
+    assert agent.wait_for("completed", fine)["slot"] == 0
 
 
 def test_an_unreachable_scheduler_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:

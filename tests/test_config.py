@@ -76,6 +76,19 @@ def test_flags_environment_and_precedence() -> None:
     assert config.execution_max_workers == 3
 
 
+def test_priority_policy_and_rate_limits_are_configurable() -> None:
+    config = load_config(
+        ["--priority-weight-role", "500", "--fair-share-half-life-seconds", "120"],
+        env={"SCHEDULER_PRIORITY_MAX_WAIT_SECONDS": "600", "SCHEDULER_RATE_LIMIT_GUEST": "0"},
+    )
+    assert config.priority_weight_role == 500.0
+    assert config.priority_weight_age == 2000.0, "the seed policy's default"
+    assert config.fair_share_half_life_seconds == 120.0
+    assert config.priority_max_wait_seconds == 600.0
+    assert config.rate_limit_per_second[Role.GUEST] == 0.0, "0 = no limit"
+    assert config.rate_limit_per_second[Role.DEVELOPER] == 100.0
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "named"),
     [
@@ -90,6 +103,9 @@ def test_flags_environment_and_precedence() -> None:
         ([], {"SCHEDULER_SUBMISSION_MAX_WORKERS": "0"}, "SCHEDULER_SUBMISSION_MAX_WORKERS"),
         (["--s3_endpoint", "http://x"], {}, "--s3_endpoint"),
         ([], {"SCHEDULER_DEV": "maybe"}, "SCHEDULER_DEV"),
+        ([], {"SCHEDULER_RATE_LIMIT_GUEST": "fast"}, "SCHEDULER_RATE_LIMIT_GUEST"),
+        (["--priority-weight-age", "-5"], {}, "--priority-weight-age"),
+        (["--priority-max-wait-seconds", "0"], {}, "--priority-max-wait-seconds"),
     ],
 )
 def test_bad_values_name_the_flag_or_variable(

@@ -26,6 +26,8 @@ def test_dev_mode_walkthrough_and_clean_stop(tmp_path: Path) -> None:
             "0",
             "--port-for-execution",
             "0",
+            "--metrics-port",
+            "0",
             "--dev-tokens-file",
             str(tokens_file),
         ],

@@ -306,6 +306,59 @@ def test_end_running_is_refused_for_another_attempt_or_a_finished_job(store: Job
     )
 
 
+# --- requeue_running / fail_queued (operator actions) ---------------------------
+
+
+def test_requeue_running_takes_a_job_back_while_its_lease_is_live(store: JobStore) -> None:
+    job = running(store, lease=NOW + 600)
+    requeued = store.requeue_running(job.job_id, 1, "requeued by admin root")
+    assert requeued is not None
+    assert requeued.status is JobStatus.QUEUED
+    assert requeued.detail == "requeued by admin root"
+    assert requeued.queued_at == job.queued_at
+    assert (requeued.lease_holder, requeued.lease_expires_at) == ("", 0.0)
+    assert (requeued.attempt, requeued.tried_agents) == (1, ["agent-1"])
+    assert store.renew_lease(job.job_id, "agent-1", NOW + 700) is None
+    assert store.finish(job.job_id, "agent-1", completion(), 1) is None
+    again = store.claim(job.job_id, "agent-2", NOW + 70, NOW + 11)
+    assert again is not None and again.attempt == 2
+
+
+def test_requeue_running_is_refused_for_another_attempt_or_status(store: JobStore) -> None:
+    job = running(store)
+    assert store.requeue_running(job.job_id, 2, "x") is None
+    queued = created(store)
+    assert store.requeue_running(queued.job_id, 0, "x") is None
+    store.finish(job.job_id, "agent-1", completion(), 1)
+    assert store.requeue_running(job.job_id, 1, "x") is None
+    assert store.requeue_running("ghost", 1, "x") is None
+    assert store.get("ghost") is None
+
+
+def test_requeue_running_leaves_a_job_whose_owner_asked_to_cancel(store: JobStore) -> None:
+    job = running(store)
+    flagged = store.request_cancel(job.job_id)
+    assert store.requeue_running(job.job_id, 1, "x") is None
+    assert store.get(job.job_id) == flagged
+
+
+def test_fail_queued_fails_a_queued_job_only(store: JobStore) -> None:
+    job = created(store)
+    failed = store.fail_queued(job.job_id, "failed by admin root: bad input", NOW + 4, 555)
+    assert failed is not None
+    assert failed.status is JobStatus.FAILED
+    assert (failed.detail, failed.finished_at, failed.job_expiry) == (
+        "failed by admin root: bad input",
+        NOW + 4,
+        555,
+    )
+    assert store.fail_queued(job.job_id, "again", NOW, 1) is None
+    assert store.claim(job.job_id, "agent-1", NOW + 60, NOW) is None
+    busy = running(store)
+    assert store.fail_queued(busy.job_id, "no", NOW, 1) is None
+    assert store.get(busy.job_id) == busy
+
+
 # --- iter_by_status ---------------------------------------------------------------
 
 

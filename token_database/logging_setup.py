@@ -1,13 +1,22 @@
-"""Log lines for people (text) or for log pipelines (one JSON object per line)."""
+"""Log lines for people (text) or for log pipelines (one JSON object per line).
+
+Lines logged during an RPC carry its request id (see request_ids.py): the
+scheduler forwards its own, so one client call can be followed through both.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 import time
 
 LOG_FORMATS = ("text", "json")
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "token_database_request_id", default=None
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,6 +28,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)

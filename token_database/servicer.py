@@ -25,6 +25,7 @@ from token_database.errors import (
     TokenNotFound,
 )
 from token_database.registry import TokenRegistry
+from token_database.request_ids import bind_request_id
 from token_database.token_info import ADMIN_ROLE, MAX_TOKEN_LENGTH, TokenInfo
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def _rpc(
 
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Req, context: Context) -> Resp:
+        bind_request_id(context)
         try:
             return await fn(self, request, context)
         except grpc.aio.AbortError:

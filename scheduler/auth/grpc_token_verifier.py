@@ -27,6 +27,8 @@ from scheduler.auth.token_verifier import (
 )
 from scheduler.domain.errors import Unauthenticated, Unavailable
 from scheduler.domain.jobs import Principal, Role
+from scheduler.grpc_api.call_telemetry import REQUEST_ID_KEY
+from scheduler.logging_setup import current_request_id
 
 if TYPE_CHECKING:
     from berth.tokens.v1.token_database_pb2_grpc import TokenDatabaseServiceAsyncStub
@@ -85,7 +87,9 @@ class GrpcTokenVerifier:
             raise Unauthenticated(UNKNOWN_TOKEN_MESSAGE)
         try:
             info = await self._get_stub().GetTokenInfo(
-                token_database_pb2.GetTokenInfoRequest(token=token), timeout=self._timeout_s
+                token_database_pb2.GetTokenInfoRequest(token=token),
+                timeout=self._timeout_s,
+                metadata=_forwarded_request_id(),
             )
         except grpc.aio.AioRpcError as error:
             code = error.code()
@@ -140,3 +144,9 @@ class GrpcTokenVerifier:
             await self._channel.close(None)
             self._channel = None
             self._stub = None
+
+
+def _forwarded_request_id() -> tuple[tuple[str, str], ...]:
+    """The calling RPC's request id, so the token database logs its lines under it too."""
+    request_id = current_request_id()
+    return () if request_id is None else ((REQUEST_ID_KEY, request_id),)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 
 from scheduler.auth.bearer import bearer_token
+from scheduler.auth.rate_limit import RequestRateLimiter
 from scheduler.auth.token_verifier import TokenVerifier, short_hash
-from scheduler.domain.errors import Unauthenticated, Unavailable
+from scheduler.domain.errors import ResourceExhausted, Unauthenticated, Unavailable
 from scheduler.domain.jobs import CLIENT_ROLES, Principal, Role
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,16 @@ def principal() -> Principal:
 
 class AuthInterceptor(_InterceptorBase):
     def __init__(
-        self, verifier: TokenVerifier, allowed_roles: frozenset[Role], port_name: str
+        self,
+        verifier: TokenVerifier,
+        allowed_roles: frozenset[Role],
+        port_name: str,
+        rate_limiter: RequestRateLimiter | None = None,
     ) -> None:
         self._verifier = verifier
         self._allowed_roles = allowed_roles
         self._port_name = port_name
+        self._rate_limiter = rate_limiter
 
     async def intercept_service(
         self,
@@ -115,6 +121,12 @@ class AuthInterceptor(_InterceptorBase):
                 self._port_name,
             )
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, self._wrong_port(caller.role))
+        if self._rate_limiter is not None:
+            try:
+                self._rate_limiter.check(caller)
+            except ResourceExhausted as error:
+                log.info("refused %s: token %s: %s", method, caller.token_id, error.message)
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, error.message)
         return caller
 
     def _wrong_port(self, role: Role) -> str:

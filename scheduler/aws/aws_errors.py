@@ -9,6 +9,7 @@ caller, so they pass through for the store to interpret.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import ContextDecorator
 from types import TracebackType
 
@@ -112,9 +113,48 @@ class AwsErrorTranslation(ContextDecorator):
         traceback: TracebackType | None,
     ) -> None:
         if exc is None:
+            _outages.answered(self.what)
             return
         message = unavailable_message(self.what, exc)
         if message is None:
+            if isinstance(exc, ClientError):  # an answer, if not the hoped-for one
+                _outages.answered(self.what)
             return
-        log.warning("%s call failed: %s", self.what, exc)
+        _outages.failed(self.what, exc)
         raise Unavailable(message) from exc
+
+
+class _OutageLog:
+    """A dead endpoint fails every call; the log says so once per outage, not per call.
+
+    The first failure is a warning, the rest debug lines, and the first
+    answer afterwards says how many calls failed meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[str, int] = {}
+
+    def failed(self, what: str, error: BaseException) -> None:
+        with self._lock:
+            count = self._failures.get(what, 0) + 1
+            self._failures[what] = count
+        if count == 1:
+            log.warning(
+                "%s call failed: %s (more failures are logged at debug level until it answers)",
+                what,
+                error,
+            )
+        else:
+            log.debug("%s call failed: %s", what, error)
+
+    def answered(self, what: str) -> None:
+        if what not in self._failures:  # the common case, without taking the lock
+            return
+        with self._lock:
+            count = self._failures.pop(what, 0)
+        if count:
+            log.info("%s answers again after %d failed calls", what, count)
+
+
+_outages = _OutageLog()

@@ -34,8 +34,12 @@ class AwsSettings:
     secret_access_key: str | None = field(default=None, repr=False)
     endpoint: str | None = None
     s3_endpoint: str | None = None
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 10.0
+    # A dead endpoint must cost a caller seconds, not botocore's default minutes:
+    # a refused connection fails within the ~3 s of retry backoff, a dropped one
+    # within ~9 s (3 x 2 s connect), a silent server within ~15 s (3 x 4 s read).
+    # DynamoDB answers in milliseconds, S3 within a second once the body is sent.
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 4.0
     max_attempts: int = 3  # total attempts, the first included (botocore "standard" mode)
 
     def endpoint_for(self, service: str) -> str | None:

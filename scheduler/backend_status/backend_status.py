@@ -13,6 +13,7 @@ a role absent under a known backend is treated as unavailable for that role.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -95,4 +96,17 @@ class BackendStatusSource(Protocol):
 
         Blocking. MUST raise `Unavailable` when the source cannot be reached
         and BackendStatusFormatError when the document is malformed.
+        """
+
+
+class BackendStatusEditor(Protocol):
+    def edit(self, change: Callable[[str], str | None]) -> str:
+        """Read-modify-write of the document; returns the document as it stands after.
+
+        Blocking. `change` gets the current text and returns the new text, or
+        None to leave it unchanged; an exception from it aborts the edit with
+        nothing written. MUST apply `change` to the latest document and MUST
+        NOT lose a change another editor wrote meanwhile (so `change` may run
+        more than once). MUST raise `Unavailable` when the source cannot be
+        reached or keeps changing under the edit.
         """

@@ -11,9 +11,17 @@ when the backing service cannot be reached or throttles.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from scheduler.domain.jobs import DownloadLink, UploadTarget
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    job_id: str
+    written_at: float  # epoch seconds of the last write, at the store's granularity
 
 
 class BlobStore(Protocol):
@@ -25,6 +33,16 @@ class BlobStore(Protocol):
 
     def delete_input(self, job_id: str) -> None:
         """Idempotent: deleting a missing input is not an error."""
+
+    def list_inputs(self, written_before: float) -> Iterator[StoredInput]:
+        """Every stored input last written before `written_before` (epoch seconds).
+
+        For the orphan sweep: an input whose job record was never written is
+        found here. MUST yield each such input exactly once, however many
+        there are (all pages), and MUST NOT yield inputs written later than
+        `written_before` plus the store's timestamp granularity (S3: 1 s),
+        nor results or logs. The order is unspecified.
+        """
 
     def result_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
         """A presigned PUT; the upload MUST carry exactly `headers`."""

@@ -10,13 +10,14 @@ GET links. The bytes never pass through the scheduler.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
 from scheduler.aws.aws_errors import translate_aws_errors
+from scheduler.blob_store.blob_store import StoredInput
 from scheduler.domain.errors import NotFound
 from scheduler.domain.jobs import DownloadLink, UploadTarget
 
@@ -26,10 +27,20 @@ if TYPE_CHECKING:
 _SERVICE = "S3"
 GZIP = "application/gzip"
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+_JOBS_PREFIX = "jobs/"
+_INPUT_SUFFIX = "/input"
 
 
 def input_key(job_id: str) -> str:
-    return f"jobs/{job_id}/input"
+    return f"{_JOBS_PREFIX}{job_id}{_INPUT_SUFFIX}"
+
+
+def _input_job_id(key: str) -> str | None:
+    """The job id of an input key, None for any other key."""
+    if not (key.startswith(_JOBS_PREFIX) and key.endswith(_INPUT_SUFFIX)):
+        return None
+    job_id = key[len(_JOBS_PREFIX) : -len(_INPUT_SUFFIX)]
+    return job_id if job_id and "/" not in job_id else None
 
 
 def result_key(job_id: str) -> str:
@@ -76,6 +87,22 @@ class S3BlobStore:
     def delete_input(self, job_id: str) -> None:
         with translate_aws_errors(_SERVICE):
             self._client.delete_object(Bucket=self._bucket, Key=input_key(job_id))
+
+    def list_inputs(self, written_before: float) -> Iterator[StoredInput]:
+        """One ListObjectsV2 page (1000 keys) per round trip; results and logs are skipped."""
+        with translate_aws_errors(_SERVICE):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=_JOBS_PREFIX
+            )
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    job_id = _input_job_id(entry.get("Key", ""))
+                    modified = entry.get("LastModified")
+                    if job_id is None or modified is None:
+                        continue
+                    written_at = modified.timestamp()
+                    if written_at < written_before:
+                        yield StoredInput(job_id, written_at)
 
     def result_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
         return self._upload_target(result_key(job_id), expires_in_s)

@@ -62,8 +62,12 @@ class JobIndexReader:
         *,
         newest_first: bool = False,
         limit: int | None = None,
+        ids_only: bool = False,
     ) -> tuple[list[Item], Item | None]:
-        """One Query: the matching items and the key to continue after (None at the end)."""
+        """One Query: the matching items and the key to continue after (None at the end).
+
+        `ids_only`: items hold only job_id (a fraction of the bytes on the wire).
+        """
         key_condition = f"#{query.hash_attr} = :hash"
         values: dict[str, AttributeValueTypeDef] = {":hash": {"S": query.hash_value}}
         filters = []
@@ -73,16 +77,19 @@ class JobIndexReader:
         if query.backend is not None:
             filters.append("#backend = :filter_backend")
             values[":filter_backend"] = {"S": query.backend}
+        projection = [f"#{JOB_ID}"] if ids_only else []
         request: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": query.index,
             "KeyConditionExpression": key_condition,
-            "ExpressionAttributeNames": expression_names(key_condition, *filters),
+            "ExpressionAttributeNames": expression_names(key_condition, *filters, *projection),
             "ExpressionAttributeValues": values,
             "ScanIndexForward": not newest_first,
         }
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
+        if projection:
+            request["ProjectionExpression"] = ", ".join(projection)
         if limit is not None:
             request["Limit"] = limit
         if start is not None:

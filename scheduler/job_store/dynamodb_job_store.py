@@ -15,7 +15,7 @@ or act through a conditional transition.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from scheduler.aws.table_definitions import (
 )
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus
+from scheduler.job_store.dynamodb_batch_get import batch_get_items
 from scheduler.job_store.dynamodb_index_reader import (
     IndexQuery,
     JobIndexReader,
@@ -109,6 +110,10 @@ class DynamoDbJobStore:
             )
         item = response.get("Item")
         return item_to_job(item) if item else None
+
+    def get_many(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
+        items = batch_get_items(self._client, self._table, job_ids)
+        return {job.job_id: job for job in map(item_to_job, items)}
 
     def claim(
         self, job_id: str, agent_id: str, lease_expires_at: float, now: float
@@ -196,6 +201,29 @@ class DynamoDbJobStore:
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":now": now},
         )
 
+    def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"status": JobStatus.QUEUED, "detail": detail, **_CLEARED_LEASE},
+            _RUNNING_ATTEMPT + " AND #cancel_requested = :no_cancel",
+            {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":no_cancel": False},
+        )
+
+    def fail_queued(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {
+                "status": JobStatus.FAILED,
+                "detail": detail,
+                "finished_at": now,
+                "job_expiry": job_expiry,
+            },
+            _IN_STATUS,
+            {":expected_status": JobStatus.QUEUED},
+        )
+
     def end_running(
         self,
         job_id: str,
@@ -269,6 +297,15 @@ class DynamoDbJobStore:
         while True:
             items, start = self._indexes.read(query, start)
             yield from (item_to_job(item) for item in items)
+            if start is None:
+                return
+
+    def ids_by_status(self, status: JobStatus) -> Iterator[str]:
+        query = IndexQuery(STATUS_INDEX, "status", "queued_at", str(status))
+        start: Item | None = None
+        while True:
+            items, start = self._indexes.read(query, start, ids_only=True)
+            yield from (item[JOB_ID].get("S", "") for item in items)
             if start is None:
                 return
 

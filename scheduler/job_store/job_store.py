@@ -14,7 +14,7 @@ reached or throttles, never a library-specific exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +37,13 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> JobRecord | None:
         """MUST be strongly consistent: a transition just made is visible."""
+
+    def get_many(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
+        """The records of those `job_ids` that exist, by id; missing ids are left out.
+
+        MUST be strongly consistent like `get` and MUST accept any number of
+        ids (an implementation splits them into its service's batch size).
+        """
 
     def claim(
         self, job_id: str, agent_id: str, lease_expires_at: float, now: float
@@ -74,6 +81,20 @@ class JobStore(Protocol):
         expired before `now` (a renewal by any replica wins). Clears the lease.
         """
 
+    def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
+        """RUNNING -> QUEUED on an operator's request, whatever the lease; queued_at is kept.
+
+        MUST only succeed while RUNNING with this `attempt` and no cancel
+        requested (the owner's cancel wins over a requeue). Clears the lease,
+        sets `detail`; `attempt` and `tried_agents` stay, so the next claim
+        counts as a new attempt.
+        """
+
+    def fail_queued(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
+        """QUEUED -> FAILED on an operator's request. MUST only succeed while QUEUED."""
+
     def end_running(
         self,
         job_id: str,
@@ -93,6 +114,10 @@ class JobStore(Protocol):
 
     def iter_by_status(self, status: JobStatus) -> Iterator[JobRecord]:
         """All jobs in `status`, oldest queued_at first (the status index)."""
+
+    def ids_by_status(self, status: JobStatus) -> Iterator[str]:
+        """The ids of `iter_by_status`, in its order: for callers that read records
+        only for the ids they do not know yet (the replica sync)."""
 
     def list_for_owner(
         self,

@@ -93,6 +93,10 @@ class QueueSet:
         queue = self._queues.get(self.key_for(backend))
         return [] if queue is None else queue.ordered(now)
 
+    def job_ids(self) -> list[str]:
+        """Every queued job id, in no particular order (for the replica sync)."""
+        return list(self._key_of_job)
+
     def backends(self) -> Iterator[str]:
         """Names of the non-empty queues (UNIFIED when backends are unified)."""
         return iter(list(self._queues))

@@ -32,9 +32,17 @@ class BackendStatusCache:
         self._table: BackendStatusTable = {}
         self._failing = False
         self._task: asyncio.Task[None] | None = None
+        self._reads_started = 0
+        self._newest_read_applied = 0
 
     async def refresh(self) -> bool:
-        """Re-read the source; on failure keep the last known table. True on success."""
+        """Re-read the source; on failure keep the last known table. True on success.
+
+        Reads may overlap (the periodic one, one after an admin edit); a read
+        that started before the one already applied is older and is dropped.
+        """
+        self._reads_started += 1
+        read = self._reads_started
         try:
             table = await self._io.run(self._source.fetch)
         except (Unavailable, BackendStatusFormatError) as error:
@@ -45,7 +53,9 @@ class BackendStatusCache:
         if self._failing:
             log.info("backend status: source readable again")
         self._failing = False
-        self._table = table
+        if read > self._newest_read_applied:
+            self._newest_read_applied = read
+            self._table = table
         return True
 
     def start(self) -> None:

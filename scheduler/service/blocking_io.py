@@ -8,6 +8,7 @@ blocking boto3 call on it would stall them all. Each port gets its own pool
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,9 @@ class BlockingIo:
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        # In the caller's context, so a log line from the worker carries the RPC's request id.
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

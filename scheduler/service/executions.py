@@ -23,8 +23,12 @@ MAX_REPORTED_ERROR = 4096
 
 
 class ExecutionOperations:
-    def __init__(self, state: SchedulerState) -> None:
+    def __init__(
+        self, state: SchedulerState, on_empty_poll: Callable[[], None] | None = None
+    ) -> None:
+        """`on_empty_poll`: called when a long-poll finds nothing queued here (replica sync)."""
         self._s = state
+        self._on_empty_poll = on_empty_poll or (lambda: None)
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -38,8 +42,10 @@ class ExecutionOperations:
         if wait_s < 0:
             raise InvalidArgument("wait must not be negative")
         wait_s = min(wait_s, s.config.max_assign_wait_seconds)
+        s.metrics.agents.polled(agent_id, backend, s.clock())
         deadline = s.clock() + wait_s
         key = s.queue_key(backend)
+        empty_reported = False
         while not s.stopping:
             now = s.clock()
             entry = s.queues.pop(backend, now, exclude=self._deferral_check(agent_id, now))
@@ -48,6 +54,9 @@ class ExecutionOperations:
                 if assignment is not None:
                     return assignment
                 continue
+            if not empty_reported:
+                self._on_empty_poll()  # jobs accepted through another replica may be waiting
+                empty_reported = True
             remaining = deadline - s.clock()
             if remaining <= 0 or s.stopping:
                 return None
@@ -71,28 +80,31 @@ class ExecutionOperations:
 
     async def _claim(self, entry: QueueEntry, agent_id: str) -> Assignment | None:
         s = self._s
-        now = s.clock()
-        lease_expires_at = now + s.config.lease_seconds
         try:
+            # The input is read before the claim: a claim whose input cannot be read
+            # would hold the job RUNNING with no agent until its lease lapsed.
+            payload = entry.payload
+            if payload is None:
+                payload = await s.execution_io.run(s.blobs.get_input, entry.job_id)
+            now = s.clock()
+            lease_expires_at = now + s.config.lease_seconds
             job = await s.execution_io.run(
                 s.store.claim, entry.job_id, agent_id, lease_expires_at, now
             )
         except Unavailable:
             await self._return_to_queue(entry)
             raise
+        except NotFound:
+            await self._fail_without_input(entry)
+            return None
         if job is None:  # cancelled meanwhile, or claimed through another replica
             return None
         s.deferrals.pop(job.job_id, None)
         s.track_running(job)
-        try:
-            payload = entry.payload
-            if payload is None:
-                payload = await s.execution_io.run(s.blobs.get_input, job.job_id)
-            result_upload, log_upload = await self._upload_targets(job.job_id)
-        except Unavailable:
-            # The claim stands; its lease will lapse and the lease monitor requeues it.
-            raise
+        # Presigning makes no request: nothing here fails because AWS is unreachable.
+        result_upload, log_upload = await self._upload_targets(job.job_id)
         s.events.notify(job)
+        s.metrics.job_assigned(job, now - job.queued_at)
         log.info(
             "job %s assigned: backend=%s agent=%s attempt=%d waited=%.3fs",
             job.job_id,
@@ -109,6 +121,21 @@ class ExecutionOperations:
             lease_expires_at,
             s.config.heartbeat_interval_seconds,
         )
+
+    async def _fail_without_input(self, entry: QueueEntry) -> None:
+        """A queued job whose input is gone (deleted by hand or a bucket rule) can never run."""
+        s = self._s
+        now = s.clock()
+        failed = await s.execution_io.run(
+            s.store.fail_queued,
+            entry.job_id,
+            "its input is missing from the job bucket; submit the job again",
+            now,
+            s.job_expiry(now),
+        )
+        if failed is not None:
+            s.job_ended(failed)
+            log.error("job %s FAILED: its input is missing from the bucket", entry.job_id)
 
     async def _return_to_queue(self, entry: QueueEntry) -> None:
         s = self._s
@@ -132,6 +159,7 @@ class ExecutionOperations:
         job = await s.execution_io.run(s.store.renew_lease, job_id, agent_id, lease_expires_at)
         if job is None:
             raise await self._not_holder(job_id, agent_id)
+        s.metrics.agents.active(agent_id, job.backend, s.clock())
         tracked = s.running.get(job_id)
         if tracked is not None:
             tracked.lease_expires_at = lease_expires_at
@@ -165,6 +193,7 @@ class ExecutionOperations:
         )
         if job is not None:
             s.job_ended(job)
+            s.metrics.agents.active(agent_id, job.backend, s.clock())
             log.info(
                 "job %s %s: agent=%s run=%.3fs",
                 job_id,

@@ -86,6 +86,7 @@ class LeaseMonitor:
                     s.queues.force_reserve(job.size_bytes)
                     log.warning("job %s requeued beyond SCHEDULER_MAX_QUEUE_BYTES", job.job_id)
                 await s.enqueue(job, None)
+                s.metrics.lease_expired(job.backend, "requeued")
                 log.info(
                     "job %s requeued: lease lost by %s (attempt %d of %d)",
                     job.job_id,
@@ -109,6 +110,7 @@ class LeaseMonitor:
             )
             if ended is not None:
                 s.job_ended(ended)
+                s.metrics.lease_expired(ended.backend, "failed")
                 log.info("job %s FAILED: lease lost on its last attempt", running.job_id)
                 return
         await self._resync(running)
@@ -122,6 +124,6 @@ class LeaseMonitor:
         elif job.status is JobStatus.RUNNING:
             s.track_running(job)
         elif job.status.terminal:
-            s.job_ended(job)
+            s.job_ended(job, ended_here=False)  # counted where it ended
         else:  # requeued by another replica: it will be picked up from there
             s.running.pop(running.job_id, None)

@@ -16,6 +16,7 @@ from scheduler.config import SchedulerConfig
 from scheduler.domain.errors import NotFound
 from scheduler.domain.jobs import JobRecord, Principal, Role
 from scheduler.job_store.job_store import JobStore
+from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.queue_set import QueueSet
 from scheduler.service.backend_status_cache import BackendStatusCache
@@ -29,6 +30,7 @@ from scheduler.service.token_usage import TokenUsage
 class RunningJob:
     job_id: str
     owner: str
+    backend: str
     attempt: int
     lease_expires_at: float
     deadline: float  # dequeued_at + timeout + one lease: past it the scheduler ends the job
@@ -53,6 +55,7 @@ class SchedulerState:
         submission_io: BlockingIo,
         execution_io: BlockingIo,
         clock: Callable[[], float] = time.time,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -62,6 +65,7 @@ class SchedulerState:
         self.submission_io = submission_io
         self.execution_io = execution_io
         self.clock = clock
+        self.metrics = SchedulerMetrics() if metrics is None else metrics
         self.usage = TokenUsage()
         self.events = JobEvents()
         self.signals = QueueSignals()
@@ -75,8 +79,14 @@ class SchedulerState:
     def queue_key(self, backend: str) -> str:
         return self.queues.key_for(backend)
 
-    async def enqueue(self, job: JobRecord, payload: bytes | None) -> None:
-        """Make a stored QUEUED job assignable. The caller reserved its bytes."""
+    async def enqueue(
+        self, job: JobRecord, payload: bytes | None, *, restored: bool = False
+    ) -> None:
+        """Make a stored QUEUED job assignable. The caller reserved its bytes.
+
+        `restored`: the job became QUEUED elsewhere (before this replica
+        started, or through another replica), so it is no transition to count here.
+        """
         self.queues.push(
             QueueEntry(
                 job_id=job.job_id,
@@ -96,21 +106,30 @@ class SchedulerState:
             )
         await self.signals.notify(self.queue_key(job.backend))
         self.events.notify(job)
+        if not restored:
+            self.metrics.job_reached(job)
 
     def track_running(self, job: JobRecord) -> None:
         self.running[job.job_id] = RunningJob(
             job_id=job.job_id,
             owner=job.owner,
+            backend=job.backend,
             attempt=job.attempt,
             lease_expires_at=job.lease_expires_at,
             deadline=job.dequeued_at + job.timeout_s + self.config.lease_seconds,
         )
 
-    def job_ended(self, job: JobRecord) -> None:
-        """Bookkeeping once a job reached a terminal status through this replica."""
+    def job_ended(self, job: JobRecord, *, ended_here: bool = True) -> None:
+        """Bookkeeping once a job reached a terminal status.
+
+        `ended_here`: this replica made the transition (and so counts it);
+        False when it only learned that another replica did.
+        """
+        if ended_here:
+            self.metrics.job_reached(job)
         self.running.pop(job.job_id, None)
         self.deferrals.pop(job.job_id, None)
-        self.usage.release(job.owner)
+        self.usage.release(job.owner, job.job_id)
         self.events.notify(job)
 
     async def load_visible(self, job_id: str, principal: Principal) -> JobRecord:

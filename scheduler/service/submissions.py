@@ -76,7 +76,7 @@ class SubmissionOperations:
         else:
             job_id = str(uuid.uuid4())
         limit = s.config.max_concurrent_jobs[principal.role]
-        if not s.usage.try_acquire(principal.owner, limit):
+        if not s.usage.try_acquire(principal.owner, job_id, limit, s.clock()):
             raise ResourceExhausted(
                 f"this token has {s.usage.active(principal.owner)} jobs queued or running; the "
                 f"limit for role {principal.role.value} is {limit} "
@@ -84,7 +84,7 @@ class SubmissionOperations:
                 "wait for one to finish or cancel one"
             )
         if not s.queues.try_reserve(request.size_bytes):
-            s.usage.release(principal.owner)
+            s.usage.release(principal.owner, job_id)
             raise ResourceExhausted(
                 f"the queue is full ({s.queues.used_bytes} of {s.queues.max_bytes} bytes, "
                 "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
@@ -117,11 +117,10 @@ class SubmissionOperations:
             created = await s.submission_io.run(s.store.create, job)
         except BaseException:
             s.queues.release(request.size_bytes)
-            s.usage.release(principal.owner)
+            s.usage.release(principal.owner, job_id)
             raise
         if not created:  # a concurrent retry with the same idempotency key won
-            s.queues.release(request.size_bytes)
-            s.usage.release(principal.owner)
+            s.queues.release(request.size_bytes)  # its job stays counted: it exists
             return job_id
         await s.enqueue(job, request.payload)
         log.info(

@@ -1,0 +1,1 @@
+"""`python -m scheduler admin`: operator commands against a running scheduler (admin token)."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics of one scheduler replica, served on `--metrics-port`."""

@@ -1,0 +1,120 @@
+"""Deletes stored inputs that no job record claims.
+
+A submission writes its input, then its record, and is acknowledged only
+after both. A crash or an AWS failure between the two writes leaves an input
+that nothing will ever read — a job runs only from a record — and the client
+was told the submission failed. Such inputs are deleted once they are
+`--orphan-input-age-seconds` old, far longer than a submission can take
+between its two writes.
+
+Each sweep lists the bucket's inputs and reads the records of the old ones
+in batches. After the first sweep of a process, only inputs written since
+the previous cutoff are checked, so record reads follow the submission rate,
+not the bucket's size. Inputs older than the job retention are left alone:
+their records may have expired by TTL while the input is kept on purpose
+(save_job), and the bucket's lifecycle rules govern those.
+
+One race is left open, and documented: an idempotent retry of a submission
+whose first attempt failed more than the orphan age ago, landing between a
+sweep's record read and its delete, would lose its input; the job would then
+fail at claim time saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from scheduler.blob_store.blob_store import BlobStore
+from scheduler.domain.errors import Unavailable
+from scheduler.job_store.job_store import JobStore
+from scheduler.service.blocking_io import BlockingIo
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+_DAY_S = 86_400.0
+_SLACK_S = 60.0  # store timestamps are coarse and clocks drift: windows overlap by this
+
+
+class OrphanSweep:
+    def __init__(
+        self,
+        store: JobStore,
+        blobs: BlobStore,
+        io: BlockingIo,
+        *,
+        interval_s: float,
+        min_age_s: float,
+        retention_days: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._io = io
+        self._interval_s = interval_s
+        self._min_age_s = min_age_s
+        self._retention_s = retention_days * _DAY_S
+        self._clock = clock
+        self._checked_until: float | None = None
+        self._failing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="orphan-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.sweep_once()
+            except Unavailable as error:
+                if not self._failing:
+                    log.warning("orphan sweep: storage unavailable, retrying later: %s", error)
+                self._failing = True
+            except Exception:
+                log.exception("orphan sweep: unexpected error")
+            else:
+                if self._failing:
+                    log.info("orphan sweep: storage available again")
+                self._failing = False
+
+    async def sweep_once(self) -> list[str]:
+        """Delete the orphaned inputs old enough; returns their job ids."""
+        now = self._clock()
+        cutoff = now - self._min_age_s
+        oldest = now - self._retention_s + _DAY_S
+        if self._checked_until is not None:
+            oldest = max(oldest, self._checked_until - _SLACK_S)
+        deleted = await self._io.run(self._sweep, oldest, cutoff)
+        self._checked_until = cutoff
+        if deleted:
+            log.info(
+                "orphan sweep: deleted %d inputs of submissions that never got a job record",
+                len(deleted),
+            )
+        return deleted
+
+    def _sweep(self, oldest: float, cutoff: float) -> list[str]:
+        candidates = [
+            stored.job_id
+            for stored in self._blobs.list_inputs(cutoff)
+            if stored.written_at >= oldest
+        ]
+        deleted: list[str] = []
+        for start in range(0, len(candidates), BATCH):
+            batch = candidates[start : start + BATCH]
+            records = self._store.get_many(batch)
+            for job_id in batch:
+                if job_id not in records:
+                    self._blobs.delete_input(job_id)
+                    log.info("orphan sweep: deleted the input of %s (no job record)", job_id)
+                    deleted.append(job_id)
+        return deleted
