@@ -23,6 +23,7 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY --from=environment /app/.venv /app/.venv
 COPY pb ./pb
+COPY berth_common ./berth_common
 COPY scheduler ./scheduler
 COPY token_database ./token_database
 COPY executor_agent ./executor_agent

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+from berth_common.option_values import parse_bool, readable_file
+
 MIB = 1024 * 1024
 RUNNERS = ("command", "python", "docker")
 ENV_PREFIX = "BERTH_AGENT_"
@@ -167,25 +169,6 @@ def _python_function(text: str) -> str:
     return text
 
 
-def _readable_file(text: str) -> Path:
-    path = Path(text)
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except OSError as error:
-        raise ValueError(f"must be a readable file ({error.strerror})") from None
-    return path
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false")
-
-
 def _shell_words(text: str) -> tuple[str, ...]:
     return tuple(shlex.split(text))
 
@@ -221,7 +204,7 @@ _OPTIONS = (
     _Option("docker_image_parameter", "--docker-image-parameter", str, "job parameter naming it"),
     _Option("docker_command", "--docker-command", _shell_words, "command run in the container"),
     _Option("docker_network", "--docker-network", str, "container network (e.g. none)"),
-    _Option("keep_containers", "--keep-containers", _bool, "keep containers", is_switch=True),
+    _Option("keep_containers", "--keep-containers", parse_bool, "keep containers", is_switch=True),
     _Option("runner_version", "--runner-version", str, "reported runner version"),
     _Option("grace_seconds", "--grace", _non_negative_float, "drain time on SIGTERM (60)"),
     _Option("kill_grace_seconds", "--kill-grace", _non_negative_float, "SIGTERM->SIGKILL (5)"),
@@ -231,10 +214,10 @@ _OPTIONS = (
     _Option("log_limit_bytes", "--log-limit", _positive_int, "bytes of job log kept (1 MiB)"),
     _Option("upload_attempts", "--upload-attempts", _positive_int, "PUT attempts (4)"),
     _Option("log_format", "--log-format", _log_format, "text (default) or json"),
-    _Option("tls", "--tls", _bool, "TLS to the scheduler, system CA roots", is_switch=True),
-    _Option("tls_ca", "--tls-ca", _readable_file, "TLS with this PEM CA (implies --tls)"),
-    _Option("tls_cert", "--tls-cert", _readable_file, "client certificate (PEM) for mutual TLS"),
-    _Option("tls_key", "--tls-key", _readable_file, "its private key (PEM)"),
+    _Option("tls", "--tls", parse_bool, "TLS to the scheduler, system CA roots", is_switch=True),
+    _Option("tls_ca", "--tls-ca", readable_file, "TLS with this PEM CA (implies --tls)"),
+    _Option("tls_cert", "--tls-cert", readable_file, "client certificate (PEM) for mutual TLS"),
+    _Option("tls_key", "--tls-key", readable_file, "its private key (PEM)"),
 )
 _REQUIRED = ("scheduler", "backend", "token_file")
 

@@ -7,43 +7,25 @@ their own, so a log query never has to parse the message.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 from typing import Any
+
+from berth_common.log_lines import TEXT_FORMAT, JsonLineFormatter, install_root_handler
 
 FIELDS_ATTR = "berth_fields"
 IN_MESSAGE = frozenset({"job_id"})  # job lines start with "job <id>"; no need to repeat it
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, FIELDS_ATTR, {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+class JsonFormatter(JsonLineFormatter):
+    def extra_fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        return dict(getattr(record, FIELDS_ATTR, {}))
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     """Agent logs go to stdout (journald and `docker logs` collect it); job output never does."""
-    handler = logging.StreamHandler(sys.stdout)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("urllib3", "docker"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    install_root_handler(sys.stdout, formatter, level, quiet=("urllib3", "docker"))
 
 
 def _text(value: object) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from berth_common.option_values import parse_bool, readable_file
 from scheduler.domain.jobs import CLIENT_ROLES, Role
 
 MIB = 1024 * 1024
@@ -138,16 +139,6 @@ def _metrics_port(text: str) -> int:
     if not -1 <= value <= 65535:
         raise ValueError("must be a port number 0..65535 (0 = any free port) or -1 (no metrics)")
     return value
-
-
-def _readable_file(text: str) -> Path:
-    path = Path(text)
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except OSError as error:
-        raise ValueError(f"must be a readable file ({error.strerror})") from error
-    return path
 
 
 def _log_format(text: str) -> str:
@@ -379,15 +370,15 @@ def _options() -> list[_Option]:
             "tls_cert",
             ("--tls-cert",),
             "SCHEDULER_TLS_CERT",
-            _readable_file,
+            readable_file,
             "PEM certificate (chain) both ports present; with --tls-key, both ports use TLS",
         ),
-        o("tls_key", ("--tls-key",), "SCHEDULER_TLS_KEY", _readable_file, "PEM private key"),
+        o("tls_key", ("--tls-key",), "SCHEDULER_TLS_KEY", readable_file, "PEM private key"),
         o(
             "tls_client_ca",
             ("--tls-client-ca",),
             "SCHEDULER_TLS_CLIENT_CA",
-            _readable_file,
+            readable_file,
             "PEM CA: the execution port then requires agents' client certificates signed by it",
         ),
         o(
@@ -488,12 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_bool(name: str, text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name}={text!r}: expected 1/0, true/false, yes/no")
+    try:
+        return parse_bool(text)
+    except ValueError as error:
+        raise ConfigError(f"{name}={text!r}: {error}") from None
 
 
 def load_config(

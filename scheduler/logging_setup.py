@@ -9,11 +9,11 @@ in its own task, and BlockingIo copies the context into its worker threads.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
-import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from berth_common.log_lines import TEXT_FORMAT, JsonLineFormatter, install_root_handler
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -25,28 +25,17 @@ def current_request_id() -> str | None:
     return request_id_var.get()
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(JsonLineFormatter):
     """One JSON object per line: time, level, logger, message[, request_id][, exception]."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+    def extra_fields(self, record: logging.LogRecord) -> dict[str, Any]:
         request_id = current_request_id()
-        if request_id is not None:
-            entry["request_id"] = request_id
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+        return {} if request_id is None else {"request_id": request_id}
 
 
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__(TEXT_FORMAT)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
@@ -58,11 +47,10 @@ def configure_logging(
     log_format: str, level: int = logging.INFO, stream: TextIO | None = None
 ) -> None:
     """Route every logger to one handler on `stream` (default stderr)."""
-    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Their INFO lines are per request and would drown ours.
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter()
+    install_root_handler(
+        sys.stderr if stream is None else stream,
+        formatter,
+        level,
+        quiet=("botocore", "boto3", "urllib3", "werkzeug"),
+    )

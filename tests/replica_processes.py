@@ -31,7 +31,9 @@ from berth.scheduler.v1 import job_pb2, submission_pb2
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.aws.provision import provision
 from scheduler.backend_status.backend_status import render_backend_status
+from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.dev.dev_stack import DevNames, dev_backend_status
+from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
 from tests.grpc_helpers import Submitter
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
@@ -157,7 +159,13 @@ class SchedulerProcess(LoggedProcess):
 class CountingAgent(LoggedProcess):
     """An executor agent that records each job it runs in `executions_path`."""
 
-    def __init__(self, cluster: Cluster, index: int, schedulers: Iterable[SchedulerProcess]):
+    def __init__(
+        self,
+        cluster: Cluster,
+        index: int,
+        schedulers: Iterable[SchedulerProcess],
+        options: Iterable[str] = (),
+    ) -> None:
         # Several addresses: gRPC's pick_first uses the first that answers, and moves on
         # when it dies, as it would across the addresses of one DNS name.
         target = "ipv4:" + ",".join(s.execution_address for s in schedulers)
@@ -167,7 +175,7 @@ class CountingAgent(LoggedProcess):
             *(sys.executable, "-m", "executor_agent", "--scheduler", target),
             *("--backend", "emulator", "--token-file", str(cluster.tokens_file)),
             *("--agent-id", f"agent-{index}", "--log-format", "json", "--poll-wait", "5"),
-            *("--connect-timeout", "30", "--grace", "1"),
+            *("--connect-timeout", "30", "--grace", "1", *options),
             *("--", "sh", "-c", RECORDING_JOB, str(self.executions_path)),
         ]
         super().__init__(f"agent-{index}", argv, cluster.work / f"agent-{index}.log", {})
@@ -231,10 +239,16 @@ class Cluster:
         self.schedulers.append(scheduler)
         return scheduler
 
-    def start_agent(self, *schedulers: SchedulerProcess) -> CountingAgent:
-        agent = CountingAgent(self, len(self.agents), schedulers)
+    def start_agent(
+        self, *schedulers: SchedulerProcess, options: Iterable[str] = ()
+    ) -> CountingAgent:
+        agent = CountingAgent(self, len(self.agents), schedulers, options)
         self.agents.append(agent)
         return agent
+
+    def wait_agents_ready(self) -> None:
+        for agent in self.agents:
+            agent.wait_for(r"serving backend")
 
     def executions(self) -> Counter[str]:
         return Counter(job_id for agent in self.agents for job_id in agent.executed())
@@ -245,14 +259,32 @@ class Cluster:
     def wait_completed(
         self, via: SchedulerProcess, job_ids: list[str], timeout_s: float = 180.0
     ) -> None:
-        """Until every job in `job_ids` is COMPLETED, as the admin's ListJobs shows."""
+        """Until every job in `job_ids` is COMPLETED, as the admin's ListJobs shows.
+
+        Listing hundreds of jobs is slow in the emulator, so the agents' own
+        records say when to start asking.
+        """
         wanted = set(job_ids)
+        poll_until(lambda: wanted <= set(self.executions()), timeout_s, "every job to run")
         with via.user(self.tokens["admin"]) as admin:
             poll_until(
                 lambda: wanted <= completed_jobs(admin),
                 timeout_s,
                 f"{len(wanted)} jobs to complete",
             )
+
+    def stores(self) -> tuple[DynamoDbJobStore, S3BlobStore]:
+        """The job table and bucket, as the scheduler sees them."""
+        settings = AwsSettings(region=REGION, endpoint=self.endpoint)
+        return (
+            DynamoDbJobStore(make_client("dynamodb", settings), self.names.table),
+            S3BlobStore(make_client("s3", settings), self.names.bucket),
+        )
+
+    def inputs_without_records(self) -> set[str]:
+        store, blobs = self.stores()
+        inputs = [stored.job_id for stored in blobs.list_inputs(time.time() + 60)]
+        return set(inputs) - set(store.get_many(inputs))
 
     def close(self) -> None:
         for process in [*self.agents, *self.schedulers, self.token_database]:

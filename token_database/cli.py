@@ -20,10 +20,11 @@ from typing import NoReturn
 
 from botocore.exceptions import NoRegionError
 
+from berth_common.log_lines import LOG_FORMATS
 from token_database.aws_access import make_dynamodb_client, make_ssm_client, resolve_table_name
 from token_database.errors import InvalidRequest, TokenDatabaseError
 from token_database.expiry import format_time, parse_expiry
-from token_database.logging_setup import LOG_FORMATS, configure_logging
+from token_database.logging_setup import configure_logging
 from token_database.registry import TokenRegistry
 from token_database.server import start_token_database_server, stop_token_database_server
 from token_database.token_info import ROLES, TokenInfo

@@ -7,43 +7,23 @@ scheduler forwards its own, so one client call can be followed through both.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
-import time
+from typing import Any
 
-LOG_FORMATS = ("text", "json")
+from berth_common.log_lines import TEXT_FORMAT, JsonLineFormatter, install_root_handler
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "token_database_request_id", default=None
 )
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+class JsonFormatter(JsonLineFormatter):
+    def extra_fields(self, record: logging.LogRecord) -> dict[str, Any]:
         request_id = request_id_var.get()
-        if request_id is not None:
-            entry["request_id"] = request_id
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+        return {} if request_id is None else {"request_id": request_id}
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for chatty in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    install_root_handler(sys.stderr, formatter, level, quiet=("botocore", "boto3", "urllib3"))

@@ -15,9 +15,10 @@ from pathlib import Path
 from scheduler.admin import reports
 from scheduler.admin.admin_client import AVAILABILITIES, AdminClient
 from scheduler_client.cli import exit_codes
-from scheduler_client.cli.connection import UsageError, default_address, tls_from_args
+from scheduler_client.cli.connection import UsageError, add_connection_options, tls_from_args
 from scheduler_client.cli.formatting import Output
-from scheduler_client.errors import BerthError, NoTokenError
+from scheduler_client.cli.main import run_cli
+from scheduler_client.errors import NoTokenError
 from scheduler_client.token_source import read_token_file
 
 TOKEN_ENV = "BERTH_ADMIN_TOKEN"
@@ -25,29 +26,12 @@ ROLES = ("admin", "developer", "guest", "executor")
 
 
 def _add_connection(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    def default(value: object) -> object:
-        return argparse.SUPPRESS if suppress else value
-
-    group = parser.add_argument_group("connection and output")
-    group.add_argument(
-        "--address",
-        default=default(default_address()),
-        help="scheduler submission address (default $BERTH_ADDRESS or localhost:8082)",
-    )
-    tokens = group.add_mutually_exclusive_group()
-    tokens.add_argument("--token", default=default(None), help=f"admin token (else ${TOKEN_ENV})")
-    tokens.add_argument(
-        "--token-file",
-        default=default(None),
-        metavar="FILE",
-        help="file with the admin token, or the dev-tokens JSON (its `admin` entry is used)",
-    )
-    group.add_argument("--tls", action="store_true", default=default(False), help="use TLS")
-    group.add_argument(
-        "--tls-ca", default=default(None), metavar="FILE", help="PEM roots to trust (implies --tls)"
-    )
-    group.add_argument(
-        "--json", action="store_true", default=default(False), help="print JSON for scripts"
+    add_connection_options(
+        parser,
+        suppress=suppress,
+        token_help=f"admin token (else ${TOKEN_ENV})",
+        token_file_help="file with the admin token, or the dev-tokens JSON (its `admin` entry)",
+        role_help=None,  # --role belongs to set-backend here
     )
 
 
@@ -155,19 +139,4 @@ def run_set(args: argparse.Namespace, output: Output) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else exit_codes.USAGE
-    output = Output(args.json)
-    try:
-        code: int = args.run(args, output)
-        return code
-    except UsageError as error:
-        output.error(error, exit_codes.USAGE)
-        return exit_codes.USAGE
-    except BerthError as error:
-        code = exit_codes.exit_code_for(error)
-        output.error(error, code)
-        return code
+    return run_cli(build_parser(), argv)

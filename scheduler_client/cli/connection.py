@@ -10,7 +10,7 @@ import grpc
 
 from scheduler_client.client import Client
 from scheduler_client.errors import BerthError
-from scheduler_client.token_source import read_token_file, resolve_token
+from scheduler_client.token_source import DEFAULT_ROLE, read_token_file, resolve_token
 
 ADDRESS_ENV = "BERTH_ADDRESS"
 DEFAULT_ADDRESS = "localhost:8082"
@@ -22,6 +22,42 @@ class UsageError(BerthError):
 
 def default_address() -> str:
     return os.environ.get(ADDRESS_ENV, "").strip() or DEFAULT_ADDRESS
+
+
+def add_connection_options(
+    parser: argparse.ArgumentParser,
+    *,
+    suppress: bool,
+    token_help: str,
+    token_file_help: str,
+    role_help: str | None,
+) -> None:
+    """--address, --token, --token-file, [--role], --tls, --tls-ca and --json.
+
+    Accepted before and after the command name: the main parser gets real
+    defaults, every sub-parser SUPPRESS, so a value given in either place wins.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("connection and output")
+    group.add_argument(
+        "--address",
+        default=default(default_address()),
+        help=f"scheduler submission address (default ${ADDRESS_ENV} or {DEFAULT_ADDRESS})",
+    )
+    group.add_argument("--token", default=default(None), help=token_help)
+    group.add_argument("--token-file", default=default(None), metavar="FILE", help=token_file_help)
+    if role_help is not None:
+        group.add_argument("--role", default=default(DEFAULT_ROLE), help=role_help)
+    group.add_argument("--tls", action="store_true", default=default(False), help="use TLS")
+    group.add_argument(
+        "--tls-ca", default=default(None), metavar="FILE", help="PEM roots to trust (implies --tls)"
+    )
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON for scripts"
+    )
 
 
 def token_from_args(args: argparse.Namespace) -> str:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from scheduler_client.cli import exit_codes, job_commands, overview_commands
-from scheduler_client.cli.connection import DEFAULT_ADDRESS, UsageError, default_address
+from scheduler_client.cli.connection import UsageError, add_connection_options
 from scheduler_client.cli.formatting import Output
 from scheduler_client.durations import parse_duration
 from scheduler_client.errors import BerthError
@@ -28,35 +28,13 @@ def duration_arg(text: str) -> float:
 
 
 def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    def default(value: object) -> object:
-        return argparse.SUPPRESS if suppress else value
-
-    group = parser.add_argument_group("connection and output")
-    group.add_argument(
-        "--address",
-        default=default(default_address()),
-        help=f"scheduler submission address (default $BERTH_ADDRESS or {DEFAULT_ADDRESS})",
-    )
-    group.add_argument(
-        "--token", default=default(None), help="token (else $BERTH_TOKEN, ~/.config/berth/token)"
-    )
-    group.add_argument(
-        "--token-file",
-        default=default(None),
-        metavar="FILE",
-        help="file with a token, or the {role: token} JSON written by `python -m scheduler --dev`",
-    )
-    group.add_argument(
-        "--role",
-        default=default(DEFAULT_ROLE),
-        help=f"entry of a {{role: token}} token file (default {DEFAULT_ROLE})",
-    )
-    group.add_argument("--tls", action="store_true", default=default(False), help="use TLS")
-    group.add_argument(
-        "--tls-ca", default=default(None), metavar="FILE", help="PEM roots to trust (implies --tls)"
-    )
-    group.add_argument(
-        "--json", action="store_true", default=default(False), help="print JSON for scripts"
+    add_connection_options(
+        parser,
+        suppress=suppress,
+        token_help="token (else $BERTH_TOKEN, ~/.config/berth/token)",
+        token_file_help="file with a token, or the {role: token} JSON written by "
+        "`python -m scheduler --dev`",
+        role_help=f"entry of a {{role: token}} token file (default {DEFAULT_ROLE})",
     )
 
 
@@ -82,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    return run_cli(build_parser(), argv)
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse, run the chosen command's `run(args, output)`, and map errors to exit codes."""
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
