@@ -102,7 +102,7 @@ class SchedulerApp:
         self.execution: RunningServer | None = None
         self._monitor: LeaseMonitor | None = None
         self._backend_status: BackendStatusCache | None = None
-        self._sync: ReplicaSync | None = None
+        self.replica_sync: ReplicaSync | None = None
         self._sweep: OrphanSweep | None = None
         self._ios: list[BlockingIo] = []
         self.metrics = SchedulerMetrics()
@@ -152,15 +152,15 @@ class SchedulerApp:
             self.metrics,
         )
         self.state = state
-        self._sync = ReplicaSync(state, config.replica_sync_seconds)
-        await restore(self._sync)
+        self.replica_sync = ReplicaSync(state, config.replica_sync_seconds)
+        await restore(self.replica_sync)
         if self._verifier is None:
             self._verifier = CachingTokenVerifier(
                 GrpcTokenVerifier(config.address_to_token_database),
                 ttl_s=config.token_cache_seconds,
             )
         submissions = SubmissionOperations(state, FairShareTracker(policy.fair_share_half_life_s))
-        executions = ExecutionOperations(state, self._sync.request)
+        executions = ExecutionOperations(state, self.replica_sync.request)
         self._start_metrics(state)
         telemetry = CallTelemetryInterceptor(self.metrics)
         self.submission = await start_submission_server(
@@ -204,7 +204,7 @@ class SchedulerApp:
         if self.state is not None:
             await self.state.begin_shutdown()
         await asyncio.gather(*(server.server.stop(grace) for server in servers))
-        for task_owner in (self._monitor, self._backend_status, self._sync, self._sweep):
+        for task_owner in (self._monitor, self._backend_status, self.replica_sync, self._sweep):
             if task_owner is not None:
                 await task_owner.stop()
         if self._owns_verifier and isinstance(self._verifier, CachingTokenVerifier):
@@ -217,8 +217,8 @@ class SchedulerApp:
 
     def _start_replica_tasks(self, state: SchedulerState) -> None:
         """Following other replicas' changes, and deleting inputs no record claims."""
-        if self._sync is not None:
-            self._sync.start()
+        if self.replica_sync is not None:
+            self.replica_sync.start()
         sweep_io = BlockingIo(1, "orphan-sweep")  # a long listing must not hold an RPC thread
         self._ios.append(sweep_io)
         self._sweep = OrphanSweep(

@@ -297,7 +297,7 @@ def completed_jobs(user: Submitter) -> set[str]:
     token = ""
     while True:
         request = submission_pb2.ListJobsRequest(
-            status=job_pb2.JOB_STATUS_COMPLETED, page_size=1000, page_token=token
+            status=job_pb2.JOB_STATUS_COMPLETED, page_size=250, page_token=token
         )
         page = user.stub.ListJobs(request, metadata=user.metadata, timeout=30)
         found.update(job.job_id for job in page.jobs)
@@ -307,12 +307,12 @@ def completed_jobs(user: Submitter) -> set[str]:
 
 
 def poll_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """For conditions only visible by asking (files, ListJobs): twice a second, bounded."""
+    """For conditions only visible by asking (files, ListJobs): five times a second."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def submit_all(scheduler: SchedulerProcess, token: str, count: int) -> list[str]:

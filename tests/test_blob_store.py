@@ -109,3 +109,19 @@ def test_an_upload_with_another_content_type_is_refused(blobs: S3BlobStore) -> N
     if wrong.status_code == 200:
         pytest.skip("this moto version does not verify presigned signatures; AWS answers 403")
     assert wrong.status_code == 403
+
+
+def test_inputs_written_before_a_time_are_listed_with_their_time_and_nothing_else(
+    settings: AwsSettings, bucket: str, blobs: S3BlobStore
+) -> None:
+    before = time.time()
+    for n in range(5):
+        blobs.put_input(f"job-{n}", b"p", {})
+    target = blobs.result_upload_target("job-0", 60)
+    assert requests.put(target.url, data=b"r", headers=target.headers, timeout=10).ok
+    paged = S3BlobStore(make_client("s3", settings), bucket, list_page_size=2)
+    listed = list(paged.list_inputs(time.time() + 2))
+    assert sorted(stored.job_id for stored in listed) == [f"job-{n}" for n in range(5)]
+    # S3 keeps whole seconds: a write is stamped at most a second before it happened.
+    assert all(before - 1 <= stored.written_at <= time.time() for stored in listed)
+    assert list(blobs.list_inputs(before - 2)) == []

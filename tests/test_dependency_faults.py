@@ -135,6 +135,7 @@ def test_ssm_unreachable_keeps_the_last_known_backend_status_and_logs_it_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     everything, _ = emulators
+    caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="scheduler.aws.aws_errors")
     with clients(system) as (submission, _):
         user = developer(system, submission)
@@ -216,6 +217,7 @@ def test_aws_stopped_and_restarted_under_load_answers_clearly_and_loses_nothing(
         poll_until(lambda: len(load.acknowledged) >= 20, 60, "the first submissions")
         restartable_aws.stop()
         assert load.first_error.wait(FAST_S), "a submission should fail promptly"
+        poll_until(lambda: len(load.errors) >= 3, 3 * FAST_S, "a few more refused retries")
         with scheduler.user(cluster.tokens["admin"]) as admin:
             job_id = next(iter(load.acknowledged.values()))
             error = rpc_error(lambda: admin.status(job_id))

@@ -381,6 +381,33 @@ def test_iter_by_status_reads_past_one_response_page(store: JobStore) -> None:
     assert [j.job_id for j in store.iter_by_status(JobStatus.QUEUED)] == [j.job_id for j in jobs]
 
 
+def test_ids_by_status_lists_the_ids_of_iter_by_status_in_order(store: JobStore) -> None:
+    big = {"blob": "x" * 300_000}  # past one 1 MB response, as above
+    jobs = [created(store, new_job(queued_at=NOW - i, parameters=big)) for i in range(5)]
+    claimed = store.claim(jobs[0].job_id, "agent-1", NOW + 60, NOW)
+    assert claimed is not None
+    expected = [job.job_id for job in reversed(jobs[1:])]
+    assert list(store.ids_by_status(JobStatus.QUEUED)) == expected
+    assert list(store.ids_by_status(JobStatus.RUNNING)) == [claimed.job_id]
+
+
+# --- get_many ------------------------------------------------------------------------
+
+
+def test_get_many_returns_the_records_that_exist_for_any_number_of_ids(store: JobStore) -> None:
+    jobs = [created(store) for _ in range(120)]  # more than one DynamoDB batch
+    missing = [f"missing-{n}" for n in range(5)]
+    found = store.get_many([job.job_id for job in jobs] + missing)
+    assert found == {job.job_id: job for job in jobs}
+    assert store.get_many([]) == {}
+
+
+def test_get_many_sees_a_transition_just_made(store: JobStore) -> None:
+    job = created(store)
+    claimed = store.claim(job.job_id, "agent-1", NOW + 60, NOW)
+    assert store.get_many([job.job_id, job.job_id]) == {job.job_id: claimed}
+
+
 # --- list_for_owner ------------------------------------------------------------------
 
 

@@ -9,8 +9,10 @@ every execution counted on the agents' side.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,6 +91,27 @@ def test_a_job_accepted_by_one_replica_is_assigned_through_another_on_an_empty_p
         agent.report(job_id, raw=4, encoded=len(encoded))
         user_at_a = Submitter(a_submission, system.tokens["developer"])
         assert user_at_a.status(job_id).status == job_pb2.JOB_STATUS_COMPLETED
+
+
+def test_a_crowd_of_idle_agents_makes_a_replica_read_the_table_about_once_a_second(
+    make_berth_system: Callable[..., BerthSystem],
+) -> None:
+    system = make_berth_system(replica_sync_seconds=3600, metrics_port=-1)
+    app = system.stack.app
+    assert app is not None and app.replica_sync is not None
+    before = app.replica_sync.completed
+    started = time.monotonic()
+    with clients(system) as (_, execution):
+        agents = [Agent(execution, system.tokens["executor"], f"idle-{n}") for n in range(20)]
+
+        def poll_emptily(agent: Agent) -> None:
+            for _ in range(10):  # short polls, so that empty ones keep coming
+                assert agent.assign(wait_s=0.2) is None
+
+        with ThreadPoolExecutor(20) as pool:
+            list(pool.map(poll_emptily, agents))
+    seconds = time.monotonic() - started
+    assert 1 <= app.replica_sync.completed - before <= seconds + 2  # not one per poll (200)
 
 
 def test_a_job_assigned_through_one_replica_ends_cleanly_on_both_when_reported_through_the_other(

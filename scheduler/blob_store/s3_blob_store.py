@@ -57,11 +57,18 @@ def _error_code(error: ClientError) -> str:
 
 class S3BlobStore:
     def __init__(
-        self, client: S3Client, bucket: str, *, clock: Callable[[], float] = time.time
+        self,
+        client: S3Client,
+        bucket: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        list_page_size: int = 1000,
     ) -> None:
+        """`list_page_size`: keys per ListObjectsV2 call (S3's maximum is 1000)."""
         self._client = client
         self._bucket = bucket
         self._clock = clock
+        self._list_page_size = list_page_size
 
     def put_input(self, job_id: str, payload: bytes, tags: dict[str, str]) -> None:
         """Tags (role, save_job) let bucket lifecycle rules expire unsaved inputs."""
@@ -89,10 +96,12 @@ class S3BlobStore:
             self._client.delete_object(Bucket=self._bucket, Key=input_key(job_id))
 
     def list_inputs(self, written_before: float) -> Iterator[StoredInput]:
-        """One ListObjectsV2 page (1000 keys) per round trip; results and logs are skipped."""
+        """One ListObjectsV2 page per round trip; results and logs are skipped."""
         with translate_aws_errors(_SERVICE):
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self._bucket, Prefix=_JOBS_PREFIX
+                Bucket=self._bucket,
+                Prefix=_JOBS_PREFIX,
+                PaginationConfig={"PageSize": self._list_page_size},
             )
             for page in pages:
                 for entry in page.get("Contents", []):

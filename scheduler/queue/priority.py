@@ -89,7 +89,11 @@ class PriorityPolicy:
         return min(max(wait_s, 0.0) / self.max_wait_s, 1.0)
 
     def is_starved(self, job: Prioritised, now: float) -> bool:
-        return now - job.queued_at >= self.max_wait_s
+        return self.starved_at(job.queued_at, now)
+
+    def starved_at(self, queued_at: float, now: float) -> bool:
+        """The starvation rule on queued_at alone (the queue keeps it apart from the job)."""
+        return now - queued_at >= self.max_wait_s
 
     def breakdown(self, job: Prioritised, now: float) -> PriorityBreakdown:
         """The formula as written, term by term (the reference the queue is tested against)."""

@@ -4,6 +4,10 @@ Bytes are reserved before a job is written (so nothing is acknowledged past
 SCHEDULER_MAX_QUEUE_BYTES) and released when the job leaves the queue by pop
 or remove. With unify_backends every backend shares one queue: any agent may
 take any job, and reports the device that ran it as actual_backend.
+
+A job is found by asking each queue in turn rather than through a job -> queue
+index: there is one queue per backend (a handful), and an index would cost
+some 60 bytes for every queued job.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ class QueueSet:
         self.unify_backends = unify_backends
         self.used_bytes = 0
         self._queues: dict[str, JobQueue] = {}
-        self._key_of_job: dict[str, str] = {}
 
     def key_for(self, backend: str) -> str:
         """The name of the queue a backend's jobs go to (one per backend, or UNIFIED)."""
@@ -49,37 +52,39 @@ class QueueSet:
         if queue is None:
             queue = self._queues[key] = JobQueue(self.policy)
         queue.push(entry)
-        self._key_of_job[entry.job_id] = key
 
     def pop(self, backend: str, now: float, exclude: Exclude | None = None) -> QueueEntry | None:
         key = self.key_for(backend)
         queue = self._queues.get(key)
         if queue is None:
             return None
+        held = queue.size_bytes
         entry = queue.pop(now, exclude)
         if entry is not None:
-            self._forget(entry, key, queue)
+            self._forget(held - queue.size_bytes, key, queue)
         return entry
 
     def remove(self, job_id: str) -> QueueEntry | None:
-        key = self._key_of_job.get(job_id)
-        if key is None:
-            return None
-        queue = self._queues[key]
-        entry = queue.remove(job_id)
-        if entry is not None:
-            self._forget(entry, key, queue)
-        return entry
+        for key, queue in self._queues.items():
+            held = queue.size_bytes
+            entry = queue.remove(job_id)
+            if entry is not None:
+                self._forget(held - queue.size_bytes, key, queue)
+                return entry
+        return None
 
-    def _forget(self, entry: QueueEntry, key: str, queue: JobQueue) -> None:
-        del self._key_of_job[entry.job_id]
-        self.release(entry.size_bytes)
+    def _forget(self, size_bytes: int, key: str, queue: JobQueue) -> None:
+        # The size comes from the queue's own count: reading it off the entry
+        # would be one more cache miss per pop in a large queue.
+        self.release(size_bytes)
         if not queue:
             del self._queues[key]  # queues of backends no longer in use cost nothing
 
     def position(self, job_id: str, now: float) -> int | None:
-        key = self._key_of_job.get(job_id)
-        return None if key is None else self._queues[key].position(job_id, now)
+        for queue in self._queues.values():
+            if job_id in queue:
+                return queue.position(job_id, now)
+        return None
 
     def length(self, backend: str) -> int:
         queue = self._queues.get(self.key_for(backend))
@@ -87,7 +92,7 @@ class QueueSet:
 
     def queued_bytes(self, backend: str) -> int:
         queue = self._queues.get(self.key_for(backend))
-        return 0 if queue is None else sum(entry.size_bytes for entry in queue)
+        return 0 if queue is None else queue.size_bytes
 
     def ordered(self, backend: str, now: float) -> list[QueueEntry]:
         queue = self._queues.get(self.key_for(backend))
@@ -95,14 +100,14 @@ class QueueSet:
 
     def job_ids(self) -> list[str]:
         """Every queued job id, in no particular order (for the replica sync)."""
-        return list(self._key_of_job)
+        return [job_id for queue in self._queues.values() for job_id in queue.job_ids()]
 
     def backends(self) -> Iterator[str]:
         """Names of the non-empty queues (UNIFIED when backends are unified)."""
         return iter(list(self._queues))
 
     def __contains__(self, job_id: object) -> bool:
-        return job_id in self._key_of_job
+        return any(job_id in queue for queue in self._queues.values())
 
     def __len__(self) -> int:
-        return len(self._key_of_job)
+        return sum(len(queue) for queue in self._queues.values())

@@ -58,6 +58,7 @@ class ReplicaSync:
         self._wake = asyncio.Event()
         self._last_started = float("-inf")
         self._failing = False
+        self.completed = 0  # syncs done since start: how often the table was read
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -132,6 +133,7 @@ class ReplicaSync:
             truth = await s.execution_io.run(s.store.get_many, to_read)
             for job_id in sorted(to_read, key=lambda i: truth[i].queued_at if i in truth else 0):
                 await self._follow(job_id, truth.get(job_id), counted, started, counts)
+        self.completed += 1
         if counts.over_budget:
             log.warning(
                 "replica sync: %d jobs queued beyond SCHEDULER_MAX_QUEUE_BYTES "
