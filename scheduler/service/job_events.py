@@ -56,6 +56,10 @@ class QueueSignals:
         async with condition:
             condition.notify_all()
 
+    def waiting(self) -> int:
+        """Long-polls parked right now (all queues)."""
+        return sum(waiting for _, waiting in self._conditions.values())
+
     async def notify_all(self) -> None:
         for queue_key in list(self._conditions):
             await self.notify(queue_key)
