@@ -62,6 +62,8 @@ def aws_settings(config: SchedulerConfig) -> AwsSettings:
         secret_access_key=config.aws_secret_access_key,
         endpoint=config.endpoint,
         s3_endpoint=config.s3_endpoint,
+        # Each client is shared by both ports' pools and the orphan sweep's thread.
+        max_pool_connections=config.submission_max_workers + config.execution_max_workers + 1,
     )
 
 

@@ -18,6 +18,7 @@ from berth_common.option_values import parse_bool, readable_file
 from scheduler.domain.jobs import CLIENT_ROLES, Role
 
 MIB = 1024 * 1024
+MAX_INLINE_INPUT_BYTES = 256 * 1024
 T = TypeVar("T")
 
 
@@ -81,6 +82,10 @@ class SchedulerConfig:
     # record) are deleted; the sweep runs every orphan_sweep_seconds.
     orphan_input_age_seconds: float = 3600.0
     orphan_sweep_seconds: float = 600.0
+    # Inputs up to this size live in the job's DynamoDB item instead of S3 (0 = never).
+    inline_input_bytes: int = 32768
+    # Finished (terminal) job records kept in memory for status reads; they never change.
+    finished_job_cache_entries: int = 10000
     log_format: str = "text"
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -131,6 +136,23 @@ def _weight(text: str) -> float:
     value = float(text)
     if not 0 <= value < float("inf"):
         raise ValueError("must be a number >= 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
+def _inline_input_bytes(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_INLINE_INPUT_BYTES:
+        raise ValueError(
+            f"must be 0..{MAX_INLINE_INPUT_BYTES} bytes (0 = every input goes to S3; "
+            "a DynamoDB item holds at most 400 KB)"
+        )
     return value
 
 
@@ -364,6 +386,22 @@ def _options() -> list[_Option]:
             "SCHEDULER_ORPHAN_SWEEP_SECONDS",
             _positive_float,
             "how often the bucket is swept for inputs without a job record",
+        ),
+        o(
+            "inline_input_bytes",
+            ("--inline-input-bytes",),
+            "SCHEDULER_INLINE_INPUT_BYTES",
+            _inline_input_bytes,
+            "inputs up to this size (and not save_job) are stored in the job's DynamoDB item, "
+            "not in S3: one write per submission instead of two (0 = always S3)",
+        ),
+        o(
+            "finished_job_cache_entries",
+            ("--finished-job-cache-entries",),
+            "SCHEDULER_FINISHED_JOB_CACHE_ENTRIES",
+            _non_negative_int,
+            "finished jobs' records kept in memory for status and result reads "
+            "(a finished job never changes; 0 = none)",
         ),
         o("log_format", ("--log-format",), "SCHEDULER_LOG_FORMAT", _log_format, "text or json"),
         o(

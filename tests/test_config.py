@@ -106,6 +106,12 @@ def test_priority_policy_and_rate_limits_are_configurable() -> None:
         ([], {"SCHEDULER_RATE_LIMIT_GUEST": "fast"}, "SCHEDULER_RATE_LIMIT_GUEST"),
         (["--priority-weight-age", "-5"], {}, "--priority-weight-age"),
         (["--priority-max-wait-seconds", "0"], {}, "--priority-max-wait-seconds"),
+        (["--inline-input-bytes", "500000"], {}, "--inline-input-bytes"),
+        (
+            [],
+            {"SCHEDULER_FINISHED_JOB_CACHE_ENTRIES": "-1"},
+            "SCHEDULER_FINISHED_JOB_CACHE_ENTRIES",
+        ),
     ],
 )
 def test_bad_values_name_the_flag_or_variable(

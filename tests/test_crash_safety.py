@@ -1,8 +1,9 @@
 """A crash loses no acknowledged job, runs none twice, and leaves nothing that ever runs.
 
 A job is acknowledged only after its input is in S3 and its record in
-DynamoDB. A crash between the two leaves an input without a record: it never
-runs (jobs run from records) and the orphan sweep deletes it. A crash after
+DynamoDB (a small input lives in the record: one write). A crash between the
+two leaves an input without a record: it never runs (jobs run from records)
+and the orphan sweep deletes it. A crash after
 both writes but before the answer leaves a job the client did not hear
 about; retrying with the same idempotency key returns it, so a client that
 retries ends with exactly one job per submission.
@@ -181,7 +182,10 @@ def test_an_input_without_a_record_is_never_assigned_even_after_a_restart(
         assert Agent(execution, berth_system.tokens["executor"]).assign(wait_s=1) is None
 
 
-def test_a_queued_job_whose_input_vanished_fails_saying_so(berth_system: BerthSystem) -> None:
+def test_a_queued_job_whose_input_vanished_fails_saying_so(
+    make_berth_system: Callable[..., BerthSystem],
+) -> None:
+    berth_system = make_berth_system(inline_input_bytes=0)  # every input in S3
     with clients(berth_system) as (submission, _):
         job_id = Submitter(submission, berth_system.tokens["developer"]).submit()
     berth_system.restart()  # the payload is no longer in memory: it is read at claim time

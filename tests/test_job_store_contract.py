@@ -85,8 +85,26 @@ def test_create_refuses_an_existing_job_id_and_keeps_the_first(store: JobStore) 
     assert store.get(job.job_id) == job
 
 
+def test_create_many_stores_every_job_for_any_number(store: JobStore) -> None:
+    jobs = [new_job() for _ in range(30)]  # more than one DynamoDB batch
+    assert store.create_many(jobs) == set()
+    assert store.get_many([job.job_id for job in jobs]) == {job.job_id: job for job in jobs}
+    assert store.create_many([]) == set()
+
+
 def test_get_of_an_unknown_job_is_none(store: JobStore) -> None:
     assert store.get("no-such-job") is None
+
+
+def test_an_inline_input_is_kept_through_every_transition_and_read(store: JobStore) -> None:
+    job = created(store, replace(new_job(), inline_input=bytes(range(256))))
+    assert store.get(job.job_id) == job
+    claimed = store.claim(job.job_id, "agent-1", NOW + 60, NOW)
+    assert claimed is not None and claimed.inline_input == job.inline_input
+    requeued = store.requeue(job.job_id, 1, NOW + 61)
+    assert requeued is not None and requeued.inline_input == job.inline_input
+    assert store.get_many([job.job_id])[job.job_id].inline_input == job.inline_input
+    assert [j.inline_input for j in store.iter_by_status(JobStatus.QUEUED)] == [job.inline_input]
 
 
 # --- claim -------------------------------------------------------------------
@@ -135,6 +153,44 @@ def test_a_requeued_job_is_claimed_again_with_a_new_attempt(store: JobStore) -> 
     assert again.cancel_requested is False
 
 
+def test_a_claim_told_the_current_record_claims_as_without_it(store: JobStore) -> None:
+    job = created(store)
+    claimed = store.claim(job.job_id, "agent-1", NOW + 60, NOW + 1, known=job)
+    assert claimed is not None and claimed == store.get(job.job_id)
+    assert (claimed.status, claimed.attempt, claimed.tried_agents) == (
+        JobStatus.RUNNING,
+        1,
+        ["agent-1"],
+    )
+
+
+def test_a_claim_told_a_stale_record_claims_the_job_as_it_stands(store: JobStore) -> None:
+    job = created(store)
+    store.claim(job.job_id, "agent-1", NOW + 5, NOW)
+    store.request_cancel(job.job_id)
+    store.requeue(job.job_id, 1, NOW + 10)
+    again = store.claim(job.job_id, "agent-2", NOW + 70, NOW + 11, known=job)
+    assert again is not None and again == store.get(job.job_id)
+    assert (again.attempt, again.tried_agents, again.cancel_requested) == (
+        2,
+        ["agent-1", "agent-2"],
+        False,
+    )
+
+
+def test_a_claim_told_a_record_is_refused_once_the_job_left_the_queue(store: JobStore) -> None:
+    cancelled, taken = created(store), created(store)
+    store.cancel_queued(cancelled.job_id, "cancelled", NOW, 1)
+    assert store.claim(cancelled.job_id, "agent-1", NOW + 60, NOW, known=cancelled) is None
+    first = store.claim(taken.job_id, "agent-1", NOW + 60, NOW, known=taken)
+    assert store.claim(taken.job_id, "agent-2", NOW + 60, NOW, known=taken) is None
+    assert store.get(taken.job_id) == first
+    assert (
+        store.claim("ghost", "agent-1", NOW + 60, NOW, known=replace(taken, job_id="ghost")) is None
+    )
+    assert store.get("ghost") is None
+
+
 # --- renew_lease ---------------------------------------------------------------
 
 
@@ -180,6 +236,40 @@ def test_finish_by_the_holder_records_the_completion_and_clears_the_lease(
         "runner 3",
     )
     assert store.get(job.job_id) == finished
+
+
+def test_a_finish_told_the_current_record_finishes_as_without_it(store: JobStore) -> None:
+    job = running(store, "agent-1")
+    finished = store.finish(job.job_id, "agent-1", completion(), 4242, known=job)
+    assert finished is not None and finished == store.get(job.job_id)
+    assert (finished.status, finished.lease_holder, finished.log_bytes) == (
+        JobStatus.COMPLETED,
+        "",
+        64,
+    )
+
+
+def test_a_finish_told_a_stale_record_finishes_the_job_as_it_stands(store: JobStore) -> None:
+    job = running(store, "agent-1", lease=NOW + 5)
+    store.request_cancel(job.job_id)  # through another replica, say
+    done = store.finish(job.job_id, "agent-1", completion(JobStatus.CANCELLED), 1, known=job)
+    assert done is not None and done == store.get(job.job_id) and done.cancel_requested
+    again = running(store, "agent-1", lease=NOW + 5)
+    store.requeue(again.job_id, 1, NOW + 10)
+    current = store.claim(again.job_id, "agent-1", NOW + 70, NOW + 11)  # the same agent
+    assert current is not None and current.attempt == 2
+    finished = store.finish(again.job_id, "agent-1", completion(), 1, known=again)
+    assert finished is not None and finished == store.get(again.job_id)
+    assert finished.attempt == 2
+
+
+def test_a_finish_told_a_record_is_refused_once_the_agent_lost_the_job(store: JobStore) -> None:
+    job = running(store, "agent-1", lease=NOW + 5)
+    store.requeue(job.job_id, 1, NOW + 10)
+    assert store.finish(job.job_id, "agent-1", completion(), 1, known=job) is None
+    assert store.get(job.job_id) == replace(
+        job, status=JobStatus.QUEUED, lease_holder="", lease_expires_at=0.0
+    )
 
 
 def test_finish_by_another_agent_is_refused(store: JobStore) -> None:

@@ -1,9 +1,12 @@
 """The queue pops in exactly the order of the priority formula, over all queued jobs.
 
 A brute-force model evaluates DESIGN.md's formula term by term for every
-queued job at the moment of each pop; the real queue (two heaps and a static
-key) must agree with it, including the starvation rule, exclusions (a
-requeued job kept from the agent that lost it), removals and positions.
+queued job at the moment of each pop; the real queue (sorted chunks, a
+static key, a slot index) must agree with it, including the starvation rule,
+exclusions (a requeued job kept from the agent that lost it), removals,
+requeues of the same entry and positions. The queue runs with tiny chunks so
+that a few dozen jobs reach every split, join and chunk boundary; the two
+structures under it are also checked alone against plain models.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from scheduler.queue.fair_share import FairShareTracker
 from scheduler.queue.job_queue import JobQueue, QueueEntry
 from scheduler.queue.priority import PriorityPolicy
 from scheduler.queue.queue_set import QueueSet
+from scheduler.queue.slot_index import SlotIndex
+from scheduler.queue.sorted_chunks import SortedChunks
 
 POLICY = PriorityPolicy()
 TOLERANCE = 1e-6  # the static key and the literal formula differ only by float rounding
@@ -65,10 +70,11 @@ def make_entry(n: int, role: Role, timeout_s: float, queued_at: float, burst: fl
 class QueueMatchesFormula(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.queue = JobQueue(POLICY)
+        self.queue = JobQueue(POLICY, max_chunk=4)
         self.model: dict[str, ModelJob] = {}
         self.now = 1_000_000.0
         self.pushed = 0
+        self.popped: list[QueueEntry] = []
 
     @rule(
         role=st.sampled_from([Role.ADMIN, Role.DEVELOPER, Role.GUEST]),
@@ -100,6 +106,17 @@ class QueueMatchesFormula(RuleBasedStateMachine):
         chosen = self.model.pop(popped.job_id)
         for other in candidates:
             assert no_later_than(chosen, other, self.now), (chosen, other, self.now)
+        assert popped.job_id not in self.queue
+        self.popped.append(popped)
+
+    @precondition(lambda self: bool(self.popped))
+    @rule()
+    def requeue(self) -> None:
+        # A failed claim pushes the very entry back, old queued_at and all.
+        entry = self.popped.pop()
+        self.pushed += 1
+        self.queue.push(entry)
+        self.model[entry.job_id] = ModelJob(entry, self.pushed)
 
     @precondition(lambda self: bool(self.model))
     @rule(data=st.data())
@@ -113,6 +130,9 @@ class QueueMatchesFormula(RuleBasedStateMachine):
     @invariant()
     def same_jobs_and_order(self) -> None:
         assert len(self.queue) == len(self.model)
+        assert sorted(self.queue.job_ids()) == sorted(self.model)
+        assert all(job_id in self.queue for job_id in self.model)
+        assert "job-0" not in self.queue and self.queue.position("job-0", self.now) is None
         ordered = self.queue.ordered(self.now)
         assert {entry.job_id for entry in ordered} == set(self.model)
         for earlier, later in itertools.pairwise(ordered):
@@ -122,7 +142,7 @@ class QueueMatchesFormula(RuleBasedStateMachine):
 
 
 QueueMatchesFormula.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None
+    max_examples=150, stateful_step_count=50, deadline=None
 )
 TestQueueMatchesFormula = QueueMatchesFormula.TestCase
 
@@ -161,13 +181,18 @@ def test_an_entry_pushed_back_after_a_failed_claim_is_not_duplicated() -> None:
     assert len(queue) == 0
 
 
-def test_many_removals_do_not_leave_the_heaps_growing() -> None:
-    queue = JobQueue(POLICY)
+def test_popped_and_removed_jobs_leave_nothing_behind() -> None:
+    # Pops leave age rows behind on purpose; they must not pile up, nor keep slots.
+    queue = JobQueue(POLICY, max_chunk=16)
     for n in range(5000):
-        queue.push(make_entry(n, Role.GUEST, 10.0, float(n), 1.0))
-        queue.remove(f"job-{n}")
-    assert len(queue) == 0
-    assert len(queue._by_priority) < 200 and len(queue._by_age) < 200
+        queue.push(make_entry(n, Role.GUEST, 10.0, float(n % 7), 1.0))
+        queue.push(make_entry(n + 10_000, Role.GUEST, 10.0, float(n % 5), 1.0))
+        assert queue.pop(100.0) is not None
+        assert queue.remove(f"job-{n + 10_000}") is not None or f"job-{n}" in queue
+        while len(queue) > 3:
+            assert queue.pop(100.0) is not None
+    assert len(queue._by_age) <= len(queue) + 2 * 2 * 16
+    assert len(queue._alive) < 128  # slots are reused, not grown per job
 
 
 def test_queue_set_accounts_bytes_per_reservation_and_release() -> None:
@@ -215,3 +240,115 @@ def test_fair_share_factor_matches_the_formula() -> None:
     assert abs(POLICY.fair_share_factor(3.0) - 0.5) < 1e-12
     assert POLICY.timeout_factor(Role.GUEST, 600.0) == 0.0  # above the role's max
     assert POLICY.timeout_factor(Role.ADMIN, 1800.0) == 0.5
+
+
+class ChunksMatchSortedList(RuleBasedStateMachine):
+    """SortedChunks against a list kept sorted by (key, tie order), with tiny chunks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.newest_first = False
+        self.chunks = SortedChunks("IO", new_ties_first=self.newest_first, max_chunk=3)
+        self.model: list[tuple[float, int, int]] = []  # (key, tie rank, id)
+        self.inserted = 0
+
+    def tie_rank(self) -> int:
+        return -self.inserted if self.newest_first else self.inserted
+
+    @rule(key=st.sampled_from([0.0, 1.0, 1.5, 2.0, -3.0]))
+    def insert(self, key: float) -> None:
+        self.inserted += 1
+        self.chunks.insert(key, (self.inserted, f"row-{self.inserted}"))
+        self.model.append((key, self.tie_rank(), self.inserted))
+        self.model.sort()
+
+    @rule(data=st.data())
+    def take_last(self, data: st.DataObject) -> None:
+        refused = data.draw(st.sets(st.sampled_from([row[2] for row in self.model] or [0])))
+        row = self.chunks.take_last(lambda ident: ident not in refused)
+        expected = [r for r in self.model if r[2] not in refused]
+        if not expected:
+            assert row is None
+            return
+        assert row is not None and row[0] == expected[-1][2]
+        self.model.remove(expected[-1])
+
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data())
+    def delete_found(self, data: st.DataObject) -> None:
+        key, rank, ident = data.draw(st.sampled_from(self.model))
+        at = self.chunks.find(key, 0, ident)
+        assert at is not None and self.chunks.row_at(at)[0] == ident
+        assert self.chunks.find(key + 0.25, 0, ident) is None
+        self.chunks.delete(at)
+        self.model.remove((key, rank, ident))
+
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data())
+    def retain(self, data: st.DataObject) -> None:
+        c = data.draw(st.integers(0, self.chunks.chunk_count() - 1))
+        size = self.inserted + 1
+        alive = bytearray(data.draw(st.lists(st.booleans(), min_size=size, max_size=size)))
+        in_chunk = {self.chunks.row_at(at)[0] for at in self.chunks.positions() if at[0] == c}
+        dropped = self.chunks.retain(c, 0, alive)
+        assert sorted(dropped) == sorted(i for i in in_chunk if not alive[i])
+        self.model = [r for r in self.model if r[2] not in set(dropped)]
+
+    @invariant()
+    def same_rows_in_order(self) -> None:
+        assert len(self.chunks) == len(self.model)
+        rows = [(self.chunks.key_at(at), self.chunks.row_at(at)) for at in self.chunks.positions()]
+        assert rows == [(key, [ident, f"row-{ident}"]) for key, _, ident in self.model]
+        assert list(self.chunks.descending(0)) == [(ident,) for _, _, ident in reversed(self.model)]
+        assert self.chunks.first_key() == (self.model[0][0] if self.model else None)
+
+
+class NewestTiesFirst(ChunksMatchSortedList):
+    def __init__(self) -> None:
+        super().__init__()
+        self.newest_first = True
+        self.chunks = SortedChunks("IO", new_ties_first=True, max_chunk=3)
+
+
+for machine in (ChunksMatchSortedList, NewestTiesFirst):
+    machine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+TestChunksMatchSortedList = ChunksMatchSortedList.TestCase
+TestNewestTiesFirst = NewestTiesFirst.TestCase
+
+
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["add", "discard", "find", "tidy"]), st.integers(0, 40)),
+        max_size=120,
+    )
+)
+def test_slot_index_finds_what_was_added_even_when_hashes_collide(
+    ops: list[tuple[str, int]],
+) -> None:
+    index = SlotIndex()
+    model: dict[str, int] = {}  # job id -> slot
+    ids_of_slot: dict[int, str] = {}
+
+    def hash_of(job_id: str) -> int:
+        return int(job_id[4:]) % 5 - 2  # five hashes for all ids: runs wrap and collide
+
+    def holds(slot: int, job_id: str) -> bool:
+        return ids_of_slot.get(slot) == job_id
+
+    for op, n in ops:
+        job_id = f"job-{n}"
+        if op == "add":
+            slot = len(ids_of_slot) + 100
+            added = index.add(hash_of(job_id), slot, job_id, holds)
+            assert added == (job_id not in model)
+            if added:
+                model[job_id] = slot
+                ids_of_slot[slot] = job_id
+        elif op == "discard" and job_id in model:
+            index.discard(hash_of(job_id), model.pop(job_id))
+        elif op == "tidy":
+            index.tidy()
+        assert index.find(hash_of(job_id), job_id, holds) == model.get(job_id)
+        assert index.live == len(model)
+    for job_id, slot in model.items():
+        assert index.find(hash_of(job_id), job_id, holds) == slot

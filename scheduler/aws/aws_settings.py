@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
+import botocore
 from botocore.config import Config
+
+from scheduler import __version__
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -41,6 +44,11 @@ class AwsSettings:
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 4.0
     max_attempts: int = 3  # total attempts, the first included (botocore "standard" mode)
+    # Connections each client keeps open. A client is shared by every worker thread of
+    # both blocking-I/O pools; with fewer connections than threads, urllib3 opens a new
+    # connection for each call over the limit and drops it after ("Connection pool is
+    # full"), a TCP handshake per call. The scheduler sets this to its thread count.
+    max_pool_connections: int = 10
 
     def endpoint_for(self, service: str) -> str | None:
         if service == "s3" and self.s3_endpoint:
@@ -57,11 +65,24 @@ def make_boto3_session(settings: AwsSettings) -> boto3.Session:
     )
 
 
+# A fixed User-Agent: botocore otherwise assembles and sanitises its default one
+# twice per request (about 7% of the scheduler's CPU under load), to say the same
+# thing every time. This one also tells Berth's requests apart in CloudTrail.
+USER_AGENT = f"berth-scheduler/{__version__} botocore/{botocore.__version__}"
+
+
 def client_config(service: str, settings: AwsSettings) -> Config:
     options: dict[str, Any] = {
         "retries": {"mode": "standard", "max_attempts": settings.max_attempts},
         "connect_timeout": settings.connect_timeout_s,
         "read_timeout": settings.read_timeout_s,
+        "max_pool_connections": settings.max_pool_connections,
+        # Every request is built by Berth's own code from typed values (checked by mypy
+        # against boto3-stubs), and AWS validates each request again on arrival, so
+        # botocore's client-side walk over the request against the service model
+        # (about 9% of the scheduler's CPU under load) finds nothing; it is skipped.
+        "parameter_validation": False,
+        "user_agent": USER_AGENT,
     }
     if service == "s3":
         # SigV4 so presigned URLs sign their headers (Content-Type included);

@@ -83,6 +83,9 @@ class JobRecord:
     result_raw_bytes: int = 0
     result_encoded_bytes: int = 0
     log_bytes: int = 0
+    # The input, when it is small enough to live in the record itself (one write at
+    # submit, none at claim); None when it is in the blob store.
+    inline_input: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ or act through a conditional transition.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -32,13 +32,17 @@ from scheduler.aws.table_definitions import (
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus
 from scheduler.job_store.dynamodb_batch_get import batch_get_items
-from scheduler.job_store.dynamodb_index_reader import (
-    IndexQuery,
-    JobIndexReader,
-    error_code,
-    expression_names,
+from scheduler.job_store.dynamodb_batch_write import put_items
+from scheduler.job_store.dynamodb_conditional_update import Update, conditional_update
+from scheduler.job_store.dynamodb_hot_transitions import CLEARED_LEASE, claim_job, finish_job
+from scheduler.job_store.dynamodb_index_reader import IndexQuery, JobIndexReader, error_code
+from scheduler.job_store.job_item_codec import (
+    OUTCOME,
+    item_to_job,
+    job_to_item,
+    outcome_attribute,
+    utc_day,
 )
-from scheduler.job_store.job_item_codec import encode, item_to_job, job_to_item, utc_day
 from scheduler.job_store.job_store import JobPage
 from scheduler.job_store.page_tokens import (
     Position,
@@ -50,7 +54,6 @@ from scheduler.job_store.page_tokens import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
     from scheduler.job_store.job_item_codec import Item
 
@@ -62,7 +65,6 @@ _IN_STATUS = "#status = :expected_status"
 _HELD = "#status = :expected_status AND #lease_holder = :holder"
 _RUNNING_ATTEMPT = "#status = :expected_status AND #attempt = :attempt"
 _LEASE_EXPIRED = " AND #lease_expires_at < :now"
-_CLEARED_LEASE: dict[str, object] = {"lease_holder": "", "lease_expires_at": 0.0}
 
 
 class DynamoDbJobStore:
@@ -103,6 +105,9 @@ class DynamoDbJobStore:
             raise
         return True
 
+    def create_many(self, jobs: Sequence[JobRecord]) -> set[str]:
+        return put_items(self._client, self._table, [job_to_item(job) for job in jobs])
+
     def get(self, job_id: str) -> JobRecord | None:
         with translate_aws_errors(_SERVICE):
             response = self._client.get_item(
@@ -116,24 +121,15 @@ class DynamoDbJobStore:
         return {job.job_id: job for job in map(item_to_job, items)}
 
     def claim(
-        self, job_id: str, agent_id: str, lease_expires_at: float, now: float
+        self,
+        job_id: str,
+        agent_id: str,
+        lease_expires_at: float,
+        now: float,
+        *,
+        known: JobRecord | None = None,
     ) -> JobRecord | None:
-        return self._transition(
-            job_id,
-            {
-                "status": JobStatus.RUNNING,
-                "lease_holder": agent_id,
-                "lease_expires_at": lease_expires_at,
-                "dequeued_at": now,
-                "cancel_requested": False,
-            },
-            _IN_STATUS,
-            {":expected_status": JobStatus.QUEUED, ":one": 1, ":agent": [agent_id], ":none": []},
-            raw_assignments=(
-                "#attempt = #attempt + :one",
-                "#tried_agents = list_append(if_not_exists(#tried_agents, :none), :agent)",
-            ),
-        )
+        return claim_job(self._client, self._table, job_id, agent_id, lease_expires_at, now, known)
 
     def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
         return self._transition(
@@ -144,30 +140,18 @@ class DynamoDbJobStore:
         )
 
     def finish(
-        self, job_id: str, agent_id: str, completion: Completion, job_expiry: int
+        self,
+        job_id: str,
+        agent_id: str,
+        completion: Completion,
+        job_expiry: int,
+        *,
+        known: JobRecord | None = None,
     ) -> JobRecord | None:
         if not completion.status.terminal:
             raise ValueError(f"finish needs a terminal status, not {completion.status}")
-        return self._transition(
-            job_id,
-            {
-                "status": completion.status,
-                "detail": completion.detail,
-                "result_raw_bytes": completion.result_raw_bytes,
-                "result_encoded_bytes": completion.result_encoded_bytes,
-                "log_bytes": completion.log_bytes,
-                "dequeued_at": completion.dequeued_at,
-                "execution_started_at": completion.execution_started_at,
-                "execution_finished_at": completion.execution_finished_at,
-                "finished_at": completion.finished_at,
-                "actual_backend": completion.actual_backend,
-                "agent_version": completion.agent_version,
-                "runner_version": completion.runner_version,
-                "job_expiry": job_expiry,
-                **_CLEARED_LEASE,
-            },
-            _HELD,
-            {":expected_status": JobStatus.RUNNING, ":holder": agent_id},
+        return finish_job(
+            self._client, self._table, job_id, agent_id, completion, job_expiry, known
         )
 
     def cancel_queued(
@@ -175,14 +159,10 @@ class DynamoDbJobStore:
     ) -> JobRecord | None:
         return self._transition(
             job_id,
-            {
-                "status": JobStatus.CANCELLED,
-                "detail": detail,
-                "finished_at": now,
-                "job_expiry": job_expiry,
-            },
+            {"status": JobStatus.CANCELLED, "job_expiry": job_expiry},
             _IN_STATUS,
             {":expected_status": JobStatus.QUEUED},
+            ended=(detail, now),
         )
 
     def request_cancel(self, job_id: str) -> JobRecord | None:
@@ -194,9 +174,10 @@ class DynamoDbJobStore:
         )
 
     def requeue(self, job_id: str, attempt: int, now: float) -> JobRecord | None:
+        # Clears a cancel request, so that `claim` need not: a requeued job is claimed anew.
         return self._transition(
             job_id,
-            {"status": JobStatus.QUEUED, **_CLEARED_LEASE},
+            {"status": JobStatus.QUEUED, "cancel_requested": False, **CLEARED_LEASE},
             _RUNNING_ATTEMPT + _LEASE_EXPIRED,
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":now": now},
         )
@@ -204,7 +185,7 @@ class DynamoDbJobStore:
     def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
         return self._transition(
             job_id,
-            {"status": JobStatus.QUEUED, "detail": detail, **_CLEARED_LEASE},
+            {"status": JobStatus.QUEUED, "detail": detail, **CLEARED_LEASE},
             _RUNNING_ATTEMPT + " AND #cancel_requested = :no_cancel",
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":no_cancel": False},
         )
@@ -214,14 +195,10 @@ class DynamoDbJobStore:
     ) -> JobRecord | None:
         return self._transition(
             job_id,
-            {
-                "status": JobStatus.FAILED,
-                "detail": detail,
-                "finished_at": now,
-                "job_expiry": job_expiry,
-            },
+            {"status": JobStatus.FAILED, "job_expiry": job_expiry},
             _IN_STATUS,
             {":expected_status": JobStatus.QUEUED},
+            ended=(detail, now),
         )
 
     def end_running(
@@ -244,15 +221,10 @@ class DynamoDbJobStore:
             values[":now"] = now
         return self._transition(
             job_id,
-            {
-                "status": status,
-                "detail": detail,
-                "finished_at": now,
-                "job_expiry": job_expiry,
-                **_CLEARED_LEASE,
-            },
+            {"status": status, "job_expiry": job_expiry, **CLEARED_LEASE},
             condition,
             values,
+            ended=(detail, now),
         )
 
     def _transition(
@@ -262,32 +234,16 @@ class DynamoDbJobStore:
         condition: str,
         condition_values: dict[str, object],
         *,
-        raw_assignments: tuple[str, ...] = (),
+        ended: tuple[str, float] | None = None,
     ) -> JobRecord | None:
-        """SET `assignments` if `condition` holds; the record after the write, else None."""
-        values: dict[str, AttributeValueTypeDef] = {
-            f":set_{name}": encode(value) for name, value in assignments.items()
-        }
-        values.update({name: encode(value) for name, value in condition_values.items()})
-        update = "SET " + ", ".join(
-            [f"#{name} = :set_{name}" for name in assignments] + list(raw_assignments)
-        )
-        try:
-            with translate_aws_errors(_SERVICE):
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={JOB_ID: {"S": job_id}},
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=expression_names(update, condition),
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_NEW",
-                )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return item_to_job(response["Attributes"])
+        """Apply the update if `condition` holds; the record after the write, else None.
+
+        `ended`: (detail, finished_at) of a job this write ends, its outcome.
+        """
+        encoded = {OUTCOME: outcome_attribute(*ended)} if ended else None
+        update = Update(assignments, condition, condition_values, encoded=encoded)
+        outcome = conditional_update(self._client, self._table, job_id, update)
+        return item_to_job(outcome.item) if outcome.written and outcome.item else None
 
     # --- listings (global secondary indexes: eventually consistent) --------
 

@@ -14,7 +14,7 @@ reached or throttles, never a library-specific exception.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +35,15 @@ class JobStore(Protocol):
         False (and writes nothing) when one exists, True when written.
         """
 
+    def create_many(self, jobs: Sequence[JobRecord]) -> set[str]:
+        """Store new QUEUED jobs whose ids were never used (random: uuid4), in bulk.
+
+        Unlike `create` the writes MAY be unconditional, so a caller MUST NOT
+        pass an id that may exist (an idempotency key's id goes to `create`).
+        MUST accept any number of jobs. Returns the ids of the jobs it could
+        NOT store (throttled); every other job is durable when it returns.
+        """
+
     def get(self, job_id: str) -> JobRecord | None:
         """MUST be strongly consistent: a transition just made is visible."""
 
@@ -46,24 +55,45 @@ class JobStore(Protocol):
         """
 
     def claim(
-        self, job_id: str, agent_id: str, lease_expires_at: float, now: float
+        self,
+        job_id: str,
+        agent_id: str,
+        lease_expires_at: float,
+        now: float,
+        *,
+        known: JobRecord | None = None,
     ) -> JobRecord | None:
         """QUEUED -> RUNNING held by `agent_id`.
 
+        `known`: the job's record as the caller last saw it QUEUED, if it has
+        one. The store may then skip reading the record back; a stale `known`
+        MUST change nothing about the outcome (the claim and the returned
+        record are as without it), except that the returned record's
+        `inline_input` MAY be `known`'s (the caller holds the input).
+
         MUST only succeed while the job is QUEUED. Sets lease holder and
         expiry, dequeued_at = now, increments `attempt`, appends agent_id to
-        `tried_agents`, clears cancel_requested.
+        `tried_agents`. The claimed job has no cancel request (a QUEUED job
+        never has one: see `requeue`).
         """
 
     def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
         """Extend the lease. MUST only succeed while RUNNING and held by agent_id."""
 
     def finish(
-        self, job_id: str, agent_id: str, completion: Completion, job_expiry: int
+        self,
+        job_id: str,
+        agent_id: str,
+        completion: Completion,
+        job_expiry: int,
+        *,
+        known: JobRecord | None = None,
     ) -> JobRecord | None:
         """RUNNING -> completion.status, as reported by the lease holder.
 
         MUST only succeed while RUNNING and held by `agent_id`. Clears the lease.
+        `known`: the job's record as the caller last saw it RUNNING, as for
+        `claim` (a stale one MUST change nothing about the outcome).
         """
 
     def cancel_queued(
@@ -78,7 +108,8 @@ class JobStore(Protocol):
         """RUNNING -> QUEUED after a lost lease; queued_at is kept.
 
         MUST only succeed while RUNNING with this `attempt` and a lease that
-        expired before `now` (a renewal by any replica wins). Clears the lease.
+        expired before `now` (a renewal by any replica wins). Clears the lease
+        and any cancel request: the next claim runs the job anew.
         """
 
     def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:

@@ -59,10 +59,12 @@ class QueueSet:
         if queue is None:
             return None
         held = queue.size_bytes
-        entry = queue.pop(now, exclude)
-        if entry is not None:
+        try:
+            # Returned as it comes: naming the entry here would write to its
+            # reference count, a cache miss per pop in a large queue.
+            return queue.pop(now, exclude)
+        finally:
             self._forget(held - queue.size_bytes, key, queue)
-        return entry
 
     def remove(self, job_id: str) -> QueueEntry | None:
         for key, queue in self._queues.items():
@@ -82,8 +84,9 @@ class QueueSet:
 
     def position(self, job_id: str, now: float) -> int | None:
         for queue in self._queues.values():
-            if job_id in queue:
-                return queue.position(job_id, now)
+            position = queue.position(job_id, now)
+            if position is not None:
+                return position
         return None
 
     def length(self, backend: str) -> int:

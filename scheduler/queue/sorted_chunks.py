@@ -3,7 +3,7 @@
 Why not a binary heap: at a million queued jobs a heap pop sifts through ~20
 levels scattered over memory, a cache miss each, so its cost grew with the
 queue. Here the last row is the end of the last chunk (O(1)); an insert or a
-removal bisects the array of chunk maxima (a few KiB, stays in cache) and
+removal bisects the array of chunk maxima (tens of KiB, stays in cache) and
 then one chunk, and shifts at most one chunk of values.
 
 Why columns: a row is a key and a few values, each value in its own column
@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from itertools import compress
 from typing import Any
 
-# Big enough that the chunk index stays small, small enough that shifting a
-# chunk on insert costs less than the bisect.
-DEFAULT_CHUNK = 1024
+# Measured at a million rows: 64 to 1024 cost about the same per insert and
+# take (cache misses dominate, not shifting); 512 keeps the chunk index short.
+DEFAULT_CHUNK = 512
 OBJECT = "O"  # a column of Python objects (a list); any other code is an array typecode
 
 Column = MutableSequence[Any]
@@ -42,7 +42,7 @@ class SortedChunks:
     it (tests use tiny chunks to reach every edge with few rows).
     """
 
-    __slots__ = ("_codes", "_keys", "_cols", "_maxes", "_len", "_bisect", "_split", "_join")
+    __slots__ = ("_bisect", "_codes", "_cols", "_join", "_keys", "_len", "_maxes", "_split")
 
     def __init__(self, codes: str, *, new_ties_first: bool, max_chunk: int = DEFAULT_CHUNK) -> None:
         if max_chunk < 2:
@@ -66,7 +66,8 @@ class SortedChunks:
         maxes = self._maxes
         if not maxes:
             self._keys.append(array("d", (key,)))
-            self._cols.append([self._column(code, (v,)) for code, v in zip(self._codes, row)])
+            pairs = zip(self._codes, row, strict=True)
+            self._cols.append([self._column(code, (value,)) for code, value in pairs])
             maxes.append(key)
             self._len = 1
             return
@@ -77,7 +78,7 @@ class SortedChunks:
         keys = self._keys[c]
         i = find(keys, key)
         keys.insert(i, key)
-        for column, value in zip(self._cols[c], row):
+        for column, value in zip(self._cols[c], row, strict=True):
             column.insert(i, value)
         self._len += 1
         if i == len(keys) - 1:
@@ -94,8 +95,11 @@ class SortedChunks:
     def row_at(self, at: Position) -> Row:
         return [column[at[1]] for column in self._cols[at[0]]]
 
-    def find(self, key: float, column: int, value: object) -> Position | None:
-        """Where the row filed under `key` holds `value` in `column` (objects by identity)."""
+    def find(self, key: float, column: int, value: object, mask: int = -1) -> Position | None:
+        """Where the row filed under `key` holds `value` in `column`.
+
+        Objects compare by identity, numbers by equality of their `mask` bits.
+        """
         same_object = self._codes[column] == OBJECT
         maxes = self._maxes
         c = bisect_left(maxes, key)
@@ -105,7 +109,7 @@ class SortedChunks:
             i = bisect_left(keys, key)
             while i < len(keys) and keys[i] == key:
                 held = values[i]
-                if held is value or (not same_object and held == value):
+                if held is value or (not same_object and held & mask == value):
                     return c, i
                 i += 1
             if i < len(keys):
@@ -121,7 +125,7 @@ class SortedChunks:
 
     def descending(self, *columns: int) -> Iterator[tuple[Any, ...]]:
         for chunk in reversed(self._cols):
-            yield from zip(*(reversed(chunk[column]) for column in columns))
+            yield from zip(*(reversed(chunk[column]) for column in columns), strict=True)
 
     def take_last(self, accept: Callable[[Any], bool] | None = None) -> Row | None:
         """Remove and return the last row whose first value `accept` takes; others stay."""
@@ -156,36 +160,39 @@ class SortedChunks:
             self._join_chunk(c)
         return row
 
-    def retain(self, column: int, alive: bytearray) -> array[int]:
-        """Keep the rows whose `column` value v has alive[v] set; return the other values.
+    def chunk_count(self) -> int:
+        return len(self._keys)
 
-        Runs in C loops over the columns and, when all are number columns,
-        touches no object: the way to drop many stale rows at once. The
-        column must be an integer array.
+    def retain(self, c: int, column: int, alive: bytearray) -> array[int]:
+        """In chunk c, keep the rows whose `column` value v has alive[v] set; return the others.
+
+        One chunk at a time, so a caller can spread the clean-up of stale
+        rows over many calls; C loops over numbers, touching no object when
+        all columns are numbers. The column must be an integer array.
         """
         if self._codes[column] == OBJECT:
             raise ValueError("retain needs an integer column")
-        keys: array[float] = array("d")
-        kept = [self._column(code) for code in self._codes]
-        dropped: array[int] = array(self._codes[column])
-        for chunk_keys, chunk in zip(self._keys, self._cols):
-            mask = bytes(map(alive.__getitem__, chunk[column]))
-            keys.extend(compress(chunk_keys, mask))
-            for into, values in zip(kept, chunk):
-                into.extend(compress(values, mask))
-            dropped.extend(compress(chunk[column], mask.translate(_DEAD)))
-        self._rechunk(keys, kept)
-        return dropped
-
-    def _rechunk(self, keys: array[float], columns: list[Column]) -> None:
-        step = max(self._split // 2, 1)
-        self._keys = [keys[k : k + step] for k in range(0, len(keys), step)]
-        self._cols = [
-            [self._column(code, values[k : k + step]) for code, values in zip(self._codes, columns)]
-            for k in range(0, len(keys), step)
+        chunk = self._cols[c]
+        mask = bytes(map(alive.__getitem__, chunk[column]))
+        dead = compress(chunk[column], mask.translate(_DEAD))
+        dropped: array[int] = array(self._codes[column], dead)
+        if not dropped:
+            return dropped
+        keys = self._keys[c] = array("d", compress(self._keys[c], mask))
+        self._cols[c] = [
+            self._column(code, list(compress(values, mask)))
+            for code, values in zip(self._codes, chunk, strict=True)
         ]
-        self._maxes = array("d", (chunk[-1] for chunk in self._keys))
-        self._len = len(keys)
+        self._len -= len(dropped)
+        if not keys:
+            del self._keys[c]
+            del self._cols[c]
+            del self._maxes[c]
+        else:
+            self._maxes[c] = keys[-1]
+            if len(keys) < self._join and len(self._keys) > 1:
+                self._join_chunk(c)
+        return dropped
 
     # Object columns change chunks by pop() into a new list: the references
     # move without touching the objects. Slicing or extend() would bump each
@@ -195,7 +202,7 @@ class SortedChunks:
         keys = self._keys[c]
         half = len(keys) >> 1
         upper: list[Column] = []
-        for code, column in zip(self._codes, self._cols[c]):
+        for code, column in zip(self._codes, self._cols[c], strict=True):
             if code == OBJECT:
                 moved = [column.pop() for _ in range(len(column) - half)]
                 moved.reverse()

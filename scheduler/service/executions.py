@@ -7,14 +7,17 @@ move a job twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from scheduler.domain.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from scheduler.domain.jobs import Assignment, Completion, JobRecord, JobStatus, UploadTarget
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.service.limits import check_agent_id, check_backend_name, check_job_id
+from scheduler.service.record_lru import without_input
 from scheduler.service.scheduler_state import SchedulerState
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,9 @@ class ExecutionOperations:
 
     async def _claim(self, entry: QueueEntry, agent_id: str) -> Assignment | None:
         s = self._s
+        # Presigning needs only the job id and makes no request: it runs while the
+        # claim's round trip is out, instead of after it (dispatch latency).
+        targets = asyncio.ensure_future(self._upload_targets(entry.job_id))
         try:
             # The input is read before the claim: a claim whose input cannot be read
             # would hold the job RUNNING with no agent until its lease lapsed.
@@ -88,21 +94,27 @@ class ExecutionOperations:
                 payload = await s.execution_io.run(s.blobs.get_input, entry.job_id)
             now = s.clock()
             lease_expires_at = now + s.config.lease_seconds
+            known = s.queued_records.pop(entry.job_id)
             job = await s.execution_io.run(
-                s.store.claim, entry.job_id, agent_id, lease_expires_at, now
+                lambda: s.store.claim(entry.job_id, agent_id, lease_expires_at, now, known=known)
             )
         except Unavailable:
+            _discard(targets)
             await self._return_to_queue(entry)
             raise
         except NotFound:
+            _discard(targets)
             await self._fail_without_input(entry)
             return None
+        except BaseException:
+            _discard(targets)
+            raise
         if job is None:  # cancelled meanwhile, or claimed through another replica
+            _discard(targets)
             return None
         s.deferrals.pop(job.job_id, None)
         s.track_running(job)
-        # Presigning makes no request: nothing here fails because AWS is unreachable.
-        result_upload, log_upload = await self._upload_targets(job.job_id)
+        result_upload, log_upload = await targets
         s.events.notify(job)
         s.metrics.job_assigned(job, now - job.queued_at)
         log.info(
@@ -144,11 +156,15 @@ class ExecutionOperations:
         await s.signals.notify(s.queue_key(entry.backend))
 
     async def _upload_targets(self, job_id: str) -> tuple[UploadTarget, UploadTarget]:
-        s = self._s
-        expires = s.config.upload_url_seconds
-        result = await s.execution_io.run(s.blobs.result_upload_target, job_id, expires)
-        log_target = await s.execution_io.run(s.blobs.log_upload_target, job_id, expires)
-        return result, log_target
+        blobs, expires = self._s.blobs, self._s.config.upload_url_seconds
+
+        def presign() -> tuple[UploadTarget, UploadTarget]:
+            return (
+                blobs.result_upload_target(job_id, expires),
+                blobs.log_upload_target(job_id, expires),
+            )
+
+        return await self._s.execution_io.run(presign)
 
     async def heartbeat(self, job_id: str, agent_id: str) -> tuple[float, bool]:
         """Renew the lease; returns (new expiry, cancel_requested)."""
@@ -161,8 +177,9 @@ class ExecutionOperations:
             raise await self._not_holder(job_id, agent_id)
         s.metrics.agents.active(agent_id, job.backend, s.clock())
         tracked = s.running.get(job_id)
-        if tracked is not None:
+        if tracked is not None and tracked.attempt == job.attempt:
             tracked.lease_expires_at = lease_expires_at
+            tracked.record = without_input(job)
         else:
             s.track_running(job)
         return lease_expires_at, job.cancel_requested
@@ -188,8 +205,11 @@ class ExecutionOperations:
                 "before reporting SUCCESS"
             )
         completion = _truncate_detail(completion)
+        tracked = s.running.get(job_id)
+        known = tracked.record if tracked is not None else None
+        expiry = s.job_expiry(completion.finished_at)
         job = await s.execution_io.run(
-            s.store.finish, job_id, agent_id, completion, s.job_expiry(completion.finished_at)
+            lambda: s.store.finish(job_id, agent_id, completion, expiry, known=known)
         )
         if job is not None:
             s.job_ended(job)
@@ -227,6 +247,12 @@ class ExecutionOperations:
                 f"agent {agent_id} lost the lease of job {job_id}; it was requeued, stop running it"
             )
         return FailedPrecondition(f"agent {agent_id} does not hold the lease of job {job_id}")
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    """Drop a task whose result is not wanted, without an unretrieved-exception warning."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _truncate_detail(completion: Completion) -> Completion:

@@ -21,9 +21,17 @@ from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.queue_set import QueueSet
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_creates import JobCreates
 from scheduler.service.job_events import JobEvents, QueueSignals
+from scheduler.service.job_reads import FinishedJobs, JobReads
 from scheduler.service.limits import check_job_id
+from scheduler.service.record_lru import RecordLru, without_input
 from scheduler.service.token_usage import TokenUsage
+
+# ~2 KB each: bounds that memory at a few MB, whatever the queue's length. Jobs
+# claimed soon after they are queued (a short queue: where dispatch latency shows)
+# are the ones found here.
+QUEUED_RECORDS = 4096
 
 
 @dataclass
@@ -34,6 +42,9 @@ class RunningJob:
     attempt: int
     lease_expires_at: float
     deadline: float  # dequeued_at + timeout + one lease: past it the scheduler ends the job
+    # The record as this replica last saw it RUNNING (without its input), so that the
+    # finish need not read it back (see JobStore.finish); the store checks it is current.
+    record: JobRecord | None = None
 
 
 @dataclass
@@ -72,6 +83,13 @@ class SchedulerState:
         self.running: dict[str, RunningJob] = {}
         self.deferrals: dict[str, Deferral] = {}
         self.stopping = False
+        self.creates = JobCreates(store, submission_io)
+        self.reads = JobReads(
+            store, submission_io, FinishedJobs(config.finished_job_cache_entries, clock)
+        )
+        # The record of each job as it was queued here, for a claim that need not read
+        # it back (see JobStore.claim): true when queued; the store checks it is still.
+        self.queued_records = RecordLru(QUEUED_RECORDS)
 
     def job_expiry(self, now: float) -> int:
         return int(now + self.config.job_retention_days * 86400)
@@ -83,6 +101,9 @@ class SchedulerState:
         self, job: JobRecord, payload: bytes | None, *, restored: bool = False
     ) -> None:
         """Make a stored QUEUED job assignable. The caller reserved its bytes.
+
+        `payload`: the input if the caller has it; otherwise the record's inline
+        input, if any, else the claim reads it from the blob store.
 
         `restored`: the job became QUEUED elsewhere (before this replica
         started, or through another replica), so it is no transition to count here.
@@ -97,13 +118,16 @@ class SchedulerState:
                 queued_at=job.queued_at,
                 burst=job.burst,
                 size_bytes=job.size_bytes,
-                payload=payload,
+                payload=payload if payload is not None else job.inline_input,
             )
         )
         if job.tried_agents:
             self.deferrals[job.job_id] = Deferral(
                 frozenset(job.tried_agents), self.clock() + self.config.lease_seconds
             )
+        # Without the input: the queue entry holds it while queued, and a record left
+        # here after its job was claimed elsewhere must not keep an input alive.
+        self.queued_records.put(without_input(job))
         await self.signals.notify(self.queue_key(job.backend))
         self.events.notify(job)
         if not restored:
@@ -117,6 +141,7 @@ class SchedulerState:
             attempt=job.attempt,
             lease_expires_at=job.lease_expires_at,
             deadline=job.dequeued_at + job.timeout_s + self.config.lease_seconds,
+            record=without_input(job),
         )
 
     def job_ended(self, job: JobRecord, *, ended_here: bool = True) -> None:
@@ -130,12 +155,13 @@ class SchedulerState:
         self.running.pop(job.job_id, None)
         self.deferrals.pop(job.job_id, None)
         self.usage.release(job.owner, job.job_id)
+        self.reads.finished.remember(job)
         self.events.notify(job)
 
     async def load_visible(self, job_id: str, principal: Principal) -> JobRecord:
         """The job if the caller may see it; another owner's job is NOT_FOUND."""
         check_job_id(job_id)
-        job = await self.submission_io.run(self.store.get, job_id)
+        job = await self.reads.get(job_id)
         if job is None or (job.owner != principal.owner and principal.role is not Role.ADMIN):
             raise NotFound(f"no job {job_id!r} for this token")
         return job

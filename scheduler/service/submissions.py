@@ -1,7 +1,11 @@
 """Client-side operations: submit, cancel, inspect, list, watch.
 
-A job is acknowledged only after its input is in the blob store and its
-record in the job store, and it becomes assignable only after that.
+A job is acknowledged only after its input and its record are durable, and it
+becomes assignable only after that. A small input (`--inline-input-bytes`)
+is stored in the record itself, so the record's one write makes both
+durable; a larger one, or one the owner asked to keep (save_job, kept by the
+bucket's lifecycle rules), is written to the blob store first. Records of
+submissions without an idempotency key share writes (see job_creates.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from scheduler.domain.jobs import (
 from scheduler.job_store.job_store import JobPage
 from scheduler.queue.fair_share import FairShareTracker
 from scheduler.service.limits import check_backend_name, check_submission
+from scheduler.service.record_lru import without_input
 from scheduler.service.scheduler_state import SchedulerState
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,10 @@ log = logging.getLogger(__name__)
 # through another replica or after a restart, collides with the first write.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f9d3c1e-8d8a-4f0e-9a51-6a2f0c3b7e10")
 WATCH_POLL_S = 1.0
+# DynamoDB refuses an item over 400 KB. An inline input shares that room with the
+# record's parameters and its other attributes (well under this margin).
+_ITEM_LIMIT_BYTES = 400 * 1024
+_RECORD_MARGIN_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,14 @@ class ResultLinks:
     log: DownloadLink | None
     result_raw_bytes: int
     result_encoded_bytes: int
+
+
+def stores_inline(request: SubmitRequest, limit_bytes: int) -> bool:
+    """Whether the input goes into the job's record rather than the blob store."""
+    if request.save_job or limit_bytes <= 0 or len(request.payload) > limit_bytes:
+        return False
+    parameters = sum(len(k.encode()) + len(v.encode()) for k, v in request.parameters.items())
+    return len(request.payload) + parameters + _RECORD_MARGIN_BYTES <= _ITEM_LIMIT_BYTES
 
 
 class SubmissionOperations:
@@ -89,6 +106,7 @@ class SubmissionOperations:
                 f"the queue is full ({s.queues.used_bytes} of {s.queues.max_bytes} bytes, "
                 "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
             )
+        inline = stores_inline(request, s.config.inline_input_bytes)
         try:
             now = s.clock()
             job = JobRecord(
@@ -111,10 +129,16 @@ class SubmissionOperations:
                 job_expiry=s.job_expiry(now),
                 scheduler_version=__version__,
                 idempotency_key=request.idempotency_key,
+                inline_input=request.payload if inline else None,
             )
-            tags = {"role": principal.role.value, "save_job": str(request.save_job).lower()}
-            await s.submission_io.run(s.blobs.put_input, job_id, request.payload, tags)
-            created = await s.submission_io.run(s.store.create, job)
+            if not inline:
+                tags = {"role": principal.role.value, "save_job": str(request.save_job).lower()}
+                await s.submission_io.run(s.blobs.put_input, job_id, request.payload, tags)
+            if request.idempotency_key:
+                created = await s.submission_io.run(s.store.create, job)
+            else:
+                await s.creates.create(job)
+                created = True
         except BaseException:
             s.queues.release(request.size_bytes)
             s.usage.release(principal.owner, job_id)
@@ -150,6 +174,9 @@ class SubmissionOperations:
         if job.status is JobStatus.RUNNING:
             requested = await s.submission_io.run(s.store.request_cancel, job_id)
             if requested is not None:
+                tracked = s.running.get(job_id)
+                if tracked is not None and tracked.attempt == requested.attempt:
+                    tracked.record = without_input(requested)  # for the finish to come
                 s.events.notify(requested)
                 log.info("job %s: cancel requested while running", job_id)
                 return requested

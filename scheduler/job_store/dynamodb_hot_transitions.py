@@ -1,0 +1,152 @@
+"""Claim and finish: the two writes every job makes, so they say as little as they can.
+
+Each takes the record the caller already knows, if any (the one it queued,
+the one it claimed). The write is then also conditional on what identifies
+that record, so that the record after it is the known one with this write's
+changes, derived here instead of sent back (ReturnValues NONE: no item to
+serialise on DynamoDB's side and parse on ours):
+
+- claim: a QUEUED job with attempt k is one record. Only a claim changes a
+  QUEUED job (requeues and the operator's transitions start from RUNNING),
+  and every claim moves the attempt.
+- finish: a RUNNING job held by this agent at attempt k, with this cancel
+  flag, is one record up to its lease expiry, which finish clears anyway.
+  (Only heartbeats and cancel requests change a RUNNING job without moving
+  its status or attempt.)
+
+A stale known record costs one more round trip: the failed condition hands
+back the record as it stands, and the write is tried again with that one.
+Without a known record the write asks for the record after it (ALL_NEW).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scheduler.domain.jobs import Completion, JobRecord, JobStatus
+from scheduler.job_store.dynamodb_conditional_update import Update, conditional_update
+from scheduler.job_store.job_item_codec import (
+    OUTCOME,
+    OUTCOME_FIELDS,
+    item_to_job,
+    reported_outcome_attribute,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_KNOWN_TRIES = 2
+CLEARED_LEASE: dict[str, object] = {"lease_holder": "", "lease_expires_at": 0.0}
+
+
+def claim_job(
+    client: DynamoDBClient,
+    table: str,
+    job_id: str,
+    agent_id: str,
+    lease_expires_at: float,
+    now: float,
+    known: JobRecord | None,
+) -> JobRecord | None:
+    def update(known: JobRecord | None) -> Update:
+        # As few clauses as the contract allows: a QUEUED job has no cancel request
+        # to clear (see `requeue`), and every record is created with `tried_agents`.
+        condition = "#status = :expected_status"
+        values: dict[str, object] = {":expected_status": JobStatus.QUEUED, ":one": 1}
+        if known is not None:
+            condition += " AND #attempt = :attempt"
+            values[":attempt"] = known.attempt
+        return Update(
+            {
+                "status": JobStatus.RUNNING,
+                "lease_holder": agent_id,
+                "lease_expires_at": lease_expires_at,
+                "dequeued_at": now,
+            },
+            condition,
+            {**values, ":agent": [agent_id]},
+            raw=(
+                "#attempt = #attempt + :one",
+                "#tried_agents = list_append(#tried_agents, :agent)",
+            ),
+        )
+
+    def claimed(known: JobRecord) -> JobRecord:
+        return replace(
+            known,
+            status=JobStatus.RUNNING,
+            lease_holder=agent_id,
+            lease_expires_at=lease_expires_at,
+            dequeued_at=now,
+            attempt=known.attempt + 1,
+            tried_agents=[*known.tried_agents, agent_id],
+        )
+
+    def queued(job: JobRecord) -> bool:
+        return job.status is JobStatus.QUEUED
+
+    return _write(client, table, job_id, known, queued, update, claimed)
+
+
+def finish_job(
+    client: DynamoDBClient,
+    table: str,
+    job_id: str,
+    agent_id: str,
+    completion: Completion,
+    job_expiry: int,
+    known: JobRecord | None,
+) -> JobRecord | None:
+    # Five clauses: the agent's report is one attribute (see job_item_codec.py).
+    changes: dict[str, object] = {
+        "status": completion.status,
+        "job_expiry": job_expiry,
+        **CLEARED_LEASE,
+    }
+
+    def update(known: JobRecord | None) -> Update:
+        condition = "#status = :expected_status AND #lease_holder = :holder"
+        values: dict[str, object] = {":expected_status": JobStatus.RUNNING, ":holder": agent_id}
+        if known is not None:
+            condition += " AND #attempt = :attempt AND #cancel_requested = :cancel"
+            values.update({":attempt": known.attempt, ":cancel": known.cancel_requested})
+        outcome = reported_outcome_attribute(completion)
+        return Update(changes, condition, values, encoded={OUTCOME: outcome})
+
+    def finished(known: JobRecord) -> JobRecord:
+        reported = {name: getattr(completion, name) for name in OUTCOME_FIELDS}
+        return replace(known, **changes, **reported)  # type: ignore[arg-type]
+
+    def held(job: JobRecord) -> bool:
+        return job.status is JobStatus.RUNNING and job.lease_holder == agent_id
+
+    return _write(client, table, job_id, known, held, update, finished)
+
+
+def _write(
+    client: DynamoDBClient,
+    table: str,
+    job_id: str,
+    known: JobRecord | None,
+    applies: Callable[[JobRecord], bool],
+    update: Callable[[JobRecord | None], Update],
+    derive: Callable[[JobRecord], JobRecord],
+) -> JobRecord | None:
+    """The write, told `known` while it is one the write `applies` to."""
+    for _ in range(_KNOWN_TRIES):
+        if known is None or not applies(known):
+            break
+        outcome = conditional_update(
+            client, table, job_id, update(known), return_new=False, current_on_failure=True
+        )
+        if outcome.written:
+            return derive(known)
+        if outcome.item is None:
+            return None  # no such job
+        known = item_to_job(outcome.item)
+        if not applies(known):
+            return None
+    outcome = conditional_update(client, table, job_id, update(None))
+    return item_to_job(outcome.item) if outcome.written and outcome.item else None
