@@ -352,3 +352,24 @@ def test_slot_index_finds_what_was_added_even_when_hashes_collide(
         assert index.live == len(model)
     for job_id, slot in model.items():
         assert index.find(hash_of(job_id), job_id, holds) == slot
+
+
+def test_slot_index_shrinks_after_draining_and_keeps_room_to_probe() -> None:
+    """A drained queue's index shrinks, yet stays sparse: a full table would never end a probe."""
+    index = SlotIndex()
+    ids = {slot: f"job-{slot}" for slot in range(2000)}
+
+    def holds(slot: int, job_id: str) -> bool:
+        return ids.get(slot) == job_id
+
+    for slot, job_id in ids.items():
+        assert index.add(hash(job_id), slot, job_id, holds)
+    grown = len(index._cells)
+    for slot in range(5, 2000):
+        index.discard(hash(ids.pop(slot)), slot)
+    index.tidy()
+    assert len(index._cells) < grown / 16, "the table shrank"
+    assert 5 * index.live <= 2 * len(index._cells), "at most 40% full after shrinking"
+    for slot, job_id in ids.items():
+        assert index.find(hash(job_id), job_id, holds) == slot
+    assert index.find(hash("job-absent"), "job-absent", holds) is None
