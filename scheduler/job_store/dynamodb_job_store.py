@@ -157,13 +157,7 @@ class DynamoDbJobStore:
     def cancel_queued(
         self, job_id: str, detail: str, now: float, job_expiry: int
     ) -> JobRecord | None:
-        return self._transition(
-            job_id,
-            {"status": JobStatus.CANCELLED, "job_expiry": job_expiry},
-            _IN_STATUS,
-            {":expected_status": JobStatus.QUEUED},
-            ended=(detail, now),
-        )
+        return self._end_queued(job_id, JobStatus.CANCELLED, detail, now, job_expiry)
 
     def request_cancel(self, job_id: str) -> JobRecord | None:
         return self._transition(
@@ -193,9 +187,14 @@ class DynamoDbJobStore:
     def fail_queued(
         self, job_id: str, detail: str, now: float, job_expiry: int
     ) -> JobRecord | None:
+        return self._end_queued(job_id, JobStatus.FAILED, detail, now, job_expiry)
+
+    def _end_queued(
+        self, job_id: str, status: JobStatus, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
         return self._transition(
             job_id,
-            {"status": JobStatus.FAILED, "job_expiry": job_expiry},
+            {"status": status, "job_expiry": job_expiry},
             _IN_STATUS,
             {":expected_status": JobStatus.QUEUED},
             ended=(detail, now),

@@ -7,7 +7,6 @@ once more when the source recovers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from scheduler.backend_status.backend_status import (
@@ -20,6 +19,7 @@ from scheduler.backend_status.backend_status import (
 from scheduler.domain.errors import InvalidArgument, Unavailable
 from scheduler.domain.jobs import Role
 from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.periodic_task import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,9 @@ class BackendStatusCache:
     def __init__(self, source: BackendStatusSource, io: BlockingIo, refresh_s: float) -> None:
         self._source = source
         self._io = io
-        self._refresh_s = refresh_s
         self._table: BackendStatusTable = {}
         self._failing = False
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask("backend-status refresh", lambda: refresh_s, self.refresh)
         self._reads_started = 0
         self._newest_read_applied = 0
 
@@ -59,17 +58,10 @@ class BackendStatusCache:
         return True
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="backend-status-refresh")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            await self.refresh()
+        await self._loop.stop()
 
     def backends(self) -> list[str]:
         return sorted(self._table)

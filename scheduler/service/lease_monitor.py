@@ -8,11 +8,10 @@ reached any replica in the meantime wins.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from scheduler.domain.errors import Unavailable
 from scheduler.domain.jobs import JobStatus
+from scheduler.service.periodic_task import PeriodicTask
 from scheduler.service.scheduler_state import RunningJob, SchedulerState
 
 log = logging.getLogger(__name__)
@@ -21,29 +20,17 @@ log = logging.getLogger(__name__)
 class LeaseMonitor:
     def __init__(self, state: SchedulerState) -> None:
         self._s = state
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask("lease monitor", lambda: self.interval_s, self.check_once)
 
     @property
     def interval_s(self) -> float:
         return min(1.0, self._s.config.lease_seconds / 4)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="lease-monitor")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.check_once()
-            except Unavailable as error:
-                log.warning("lease monitor: job store unavailable, retrying: %s", error)
-            except Exception:
-                log.exception("lease monitor: unexpected error")
+        await self._loop.stop()
 
     async def check_once(self) -> None:
         now = self._s.clock()

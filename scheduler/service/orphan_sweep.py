@@ -22,15 +22,14 @@ fail at claim time saying so.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 from scheduler.blob_store.blob_store import BlobStore
-from scheduler.domain.errors import Unavailable
 from scheduler.job_store.job_store import JobStore
 from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.periodic_task import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -54,37 +53,17 @@ class OrphanSweep:
         self._store = store
         self._blobs = blobs
         self._io = io
-        self._interval_s = interval_s
         self._min_age_s = min_age_s
         self._retention_s = retention_days * _DAY_S
         self._clock = clock
         self._checked_until: float | None = None
-        self._failing = False
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask("orphan sweep", lambda: interval_s, self.sweep_once)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="orphan-sweep")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.sweep_once()
-            except Unavailable as error:
-                if not self._failing:
-                    log.warning("orphan sweep: storage unavailable, retrying later: %s", error)
-                self._failing = True
-            except Exception:
-                log.exception("orphan sweep: unexpected error")
-            else:
-                if self._failing:
-                    log.info("orphan sweep: storage available again")
-                self._failing = False
+        await self._loop.stop()
 
     async def sweep_once(self) -> list[str]:
         """Delete the orphaned inputs old enough; returns their job ids."""
