@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +24,13 @@ T = TypeVar("T")
 
 
 class BerthSystem:
-    def __init__(self, endpoint: str, tmp_dir: Path, **overrides: Any) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        tmp_dir: Path,
+        clock: Callable[[], float] = time.time,
+        **overrides: Any,
+    ) -> None:
         base = SchedulerConfig(
             bind_host="127.0.0.1",
             port_for_submission=0,
@@ -39,7 +46,7 @@ class BerthSystem:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self.stack = DevStack(self.config, endpoint, self.names)
+        self.stack = DevStack(self.config, endpoint, self.names, clock)
         self.submission_address = ""
         self.execution_address = ""
 

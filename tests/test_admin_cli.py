@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,7 +25,8 @@ from scheduler.admin.admin_client import AdminClient
 from scheduler.admin.cli import main
 from scheduler.queue.priority import PriorityPolicy
 from tests.berth_system import BerthSystem
-from tests.grpc_helpers import Agent, Submitter, bearer, clients, eventually, rpc_error
+from tests.grpc_helpers import Agent, Submitter, bearer, clients, rpc_error
+from tests.token_database_helpers import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,20 +137,23 @@ def test_queue_table_for_people_and_an_empty_queue(
 def test_jobs_waiting_past_max_wait_are_starved_and_go_first_oldest_first(
     make_berth_system: Callable[..., BerthSystem],
 ) -> None:
-    system = make_berth_system(priority_max_wait_seconds=0.5)
+    clock = ManualClock(start=time.time())  # the queue's notion of "waited" moves on command
+    system = make_berth_system(priority_max_wait_seconds=60, clock=clock)
     with (
         clients(system) as (submission, _),
         AdminClient(system.submission_address, system.tokens["admin"]) as client,
     ):
         developer = _developer(submission, system)
         older = developer.submit(timeout_s=500)
+        clock.now += 1
         newer = developer.submit(timeout_s=1)
-        assert [job.job_id for job in client.list_queue("emulator").jobs] == [newer, older]
-        eventually(
-            lambda: all(job.starved for job in client.list_queue("emulator").jobs),
-            what="both jobs to wait past the maximum wait",
-        )
         jobs = client.list_queue("emulator").jobs
+        assert [job.job_id for job in jobs] == [newer, older]
+        assert not any(job.starved for job in jobs)
+
+        clock.now += 61  # the older job has now waited 62 s, the newer 61 s: both starved
+        jobs = client.list_queue("emulator").jobs
+        assert all(job.starved for job in jobs)
         assert [job.job_id for job in jobs] == [older, newer]
         assert all(job.factors.age == 1.0 for job in jobs)
 

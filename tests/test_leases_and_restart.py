@@ -37,18 +37,18 @@ def test_lost_lease_requeues_then_fails_after_max_attempts(make_berth_system: ob
 
 
 def test_heartbeats_keep_the_lease(make_berth_system: object) -> None:
-    system = make_berth_system(lease_seconds=0.6)  # type: ignore[operator]
+    system = make_berth_system(lease_seconds=1.5)  # type: ignore[operator]
     with clients(system) as (submission, execution):
         user = Submitter(submission, system.tokens["developer"])
         agent = Agent(execution, system.tokens["executor"])
         job_id = user.submit()
         assigned = agent.assign()
         assert assigned is not None
-        assert assigned.lease.heartbeat_interval.ToNanoseconds() == 200_000_000
+        assert assigned.lease.heartbeat_interval.ToNanoseconds() == 500_000_000
         previous = assigned.lease.expires_at.ToNanoseconds()
-        for _ in range(5):
-            # Time passing is the point here: 5 x 0.2 s outlives the 0.6 s lease.
-            time.sleep(0.2)
+        for _ in range(4):
+            # Time passing is the point here: 4 x 0.5 s outlives the 1.5 s lease.
+            time.sleep(0.5)
             lease = agent.heartbeat(job_id).lease
             assert lease.expires_at.ToNanoseconds() > previous
             previous = lease.expires_at.ToNanoseconds()

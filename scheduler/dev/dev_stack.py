@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -71,8 +73,13 @@ class DevStack:
     """The token database and scheduler over an emulator at `endpoint`."""
 
     def __init__(
-        self, config: SchedulerConfig, endpoint: str, names: DevNames = DevNames()
+        self,
+        config: SchedulerConfig,
+        endpoint: str,
+        names: DevNames = DevNames(),
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._clock = clock
         prefix = f"/{names.prefix}"
         self.config = replace(
             config,
@@ -115,7 +122,7 @@ class DevStack:
         await self.start_scheduler()
 
     async def start_scheduler(self) -> None:
-        self.app = SchedulerApp(self.config)
+        self.app = SchedulerApp(self.config, clock=self._clock)
         await self.app.start()
 
     async def stop_scheduler(self, grace_s: float | None = None) -> None:
