@@ -24,7 +24,7 @@ from bench.report import (
     write_json,
 )
 from bench.runner import FULL, QUICK, RunResult, run_once
-from bench.targets import judge, median_figures
+from bench.targets import context_lines, judge, median_figures
 
 BASELINE = REPO_ROOT / "bench" / "baseline.json"
 
@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows))
     print("server = the scheduler process (for the echo floor, the echo server)\n")
     print("\n".join(verdict_lines(verdicts)))
+    print("\n".join(context_lines(figures)))
     print(calls_line(results[len(results) // 2].calls))
     memory = results[0].memory
     print(

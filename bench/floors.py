@@ -18,13 +18,14 @@ from bench.echo_server import METHOD
 from bench.measurements import Row, summarise
 from bench.process_meter import ProcessMeter, measure_usage
 from bench.processes import ChildProcess, free_port
-from bench.rpc_clients import connect
+from bench.rpc_clients import RESULT, connect
 from bench.stack import BenchStack
 from bench.workers import Operation, run_closed_loop
 from scheduler.aws.aws_settings import make_client
 from scheduler.aws.provision import ensure_bucket, ensure_table
 from scheduler.aws.table_definitions import jobs_table_definition
-from scheduler.domain.jobs import JobRecord, JobStatus, Role
+from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
+from scheduler.job_store.dynamodb_hot_transitions import claim_job, finish_job
 from scheduler.job_store.job_item_codec import job_to_item
 
 
@@ -130,6 +131,52 @@ class Floors:
             self._put_item(ids[i], len(payload))
 
         return self._run("naive submit", concurrency, total, submit)
+
+    def execute_storage(self, concurrency: int, total: int) -> Row:
+        """The storage calls one job's execution costs, and nothing else.
+
+        Berth's own claim and finish (conditional UpdateItems), with the result's
+        PUT and the HEAD that proves it arrived between them: no scheduler that
+        keeps DESIGN.md's guarantees runs a job with fewer, so this bounds the
+        execute phase from above. Its records are not the get_item floor's.
+        """
+        jobs = [job_shaped_item(str(uuid.uuid4()), 100) for _ in range(total)]
+        for job in jobs:  # queued before the clock starts, as the execute phase's are
+            self._dynamodb.put_item(TableName=self._table, Item=job_to_item(job))
+
+        def execute(i: int) -> None:
+            job, agent, now = jobs[i], f"floor-agent-{i % concurrency}", time.time()
+            claimed = claim_job(self._dynamodb, self._table, job.job_id, agent, now + 60, now, job)
+            if claimed is None:
+                raise RuntimeError(f"the floor could not claim {job.job_id}")
+            key = f"floor/{job.job_id}/result"
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=RESULT)
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+            done = time.time()
+            completion = Completion(
+                status=JobStatus.COMPLETED,
+                detail="",
+                result_raw_bytes=len(RESULT),
+                result_encoded_bytes=len(RESULT),
+                log_bytes=0,
+                dequeued_at=now,
+                execution_started_at=now,
+                execution_finished_at=done,
+                finished_at=done,
+                actual_backend=job.backend,
+                agent_version="floor",
+                runner_version="floor",
+            )
+            expiry = int(done) + 86400
+            if (
+                finish_job(
+                    self._dynamodb, self._table, job.job_id, agent, completion, expiry, claimed
+                )
+                is None
+            ):
+                raise RuntimeError(f"the floor could not finish {job.job_id}")
+
+        return self._run("execute storage", concurrency, total, execute)
 
 
 def echo_floor(out_dir: Path, payload: bytes, concurrency: int, total: int) -> Row:

@@ -107,6 +107,7 @@ def run_once(
             on_fresh_scheduler(submit_phase, LARGE_PAYLOAD, "100 KiB", c, scale.large_jobs)
         add(floors.put_item(8, scale.floor_calls))
         add(floors.update_item(4, scale.floor_calls))
+        add(floors.execute_storage(4, scale.execute_jobs))
         for agent_count in EXECUTE_AGENTS:
             on_fresh_scheduler(execute_phase, agent_count, scale.execute_jobs)
         add(floors.get_item(STATUS_CONCURRENCY, scale.status_calls))

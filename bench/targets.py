@@ -86,7 +86,21 @@ def run_figures(
         "pop_largest_vs_100": _row(rows, largest).p50_ms / _row(rows, "queue pop @100").p50_ms,
         "queue_overhead_bytes": overhead_bytes,
         "aws_calls_per_lifecycle": calls,
+        # Context for the execute target, not targets themselves (see execute_storage).
+        "storage_floor_vs_update_item": rate("floor: execute storage C=4")
+        / rate("floor: update_item C=4"),
+        "execute_vs_storage_floor": rate("execute E=4") / rate("floor: execute storage C=4"),
     }
+
+
+def context_lines(figures: Mapping[str, float]) -> list[str]:
+    """What bounds the execute target on this stack, in the run's own measurements."""
+    return [
+        "context  storage calls alone (claim, PUT, HEAD, finish) E=4 / update_item floor C=4: "
+        f"{figures['storage_floor_vs_update_item']:.3g}x — the most any scheduler could reach",
+        "context  execute E=4 rate / those storage calls alone: "
+        f"{figures['execute_vs_storage_floor']:.3g}x",
+    ]
 
 
 def median_figures(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
