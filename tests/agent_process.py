@@ -152,6 +152,7 @@ class Researcher:
         timeout_s: float = 60,
         shots: int = 100,
         parameters: Mapping[str, str] | None = None,
+        save_job: bool = False,
     ) -> str:
         timeout = duration_pb2.Duration()
         timeout.FromNanoseconds(int(timeout_s * 1e9))
@@ -161,7 +162,8 @@ class Researcher:
                 backend=backend, n_shots=shots, timeout=timeout, parameters=parameters or {}
             ),
         )
-        request = submission_pb2.SubmitJobRequest(job=job)
+        options = submission_pb2.SubmitOptions(save_job=save_job)
+        request = submission_pb2.SubmitJobRequest(job=job, options=options)
         return self.stub.SubmitJob(request, metadata=self.metadata, timeout=10).job_id
 
     def status(self, job_id: str) -> submission_pb2.JobInfo:

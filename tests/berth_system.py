@@ -17,8 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.config import SchedulerConfig
-from scheduler.dev.dev_stack import DevNames, DevStack
+from scheduler.dev.dev_stack import DEV_REGION, DevNames, DevStack
 
 T = TypeVar("T")
 
@@ -49,6 +50,12 @@ class BerthSystem:
         self.stack = DevStack(self.config, endpoint, self.names, clock)
         self.submission_address = ""
         self.execution_address = ""
+
+    def object_tags(self, key: str) -> dict[str, str]:
+        """The tags of an object in the job bucket, as a lifecycle rule matches them."""
+        s3 = make_client("s3", AwsSettings(region=DEV_REGION, endpoint=self.endpoint))
+        tag_set = s3.get_object_tagging(Bucket=self.names.bucket, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tag_set}
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)

@@ -43,6 +43,7 @@ class Submitter:
         shots: int = 100,
         idempotency_key: str = "",
         fmt: str = "qasm3",
+        save_job: bool = False,
     ) -> str:
         request = submission_pb2.SubmitJobRequest(
             job=job_pb2.Job(
@@ -51,7 +52,9 @@ class Submitter:
                     backend=backend, n_shots=shots, timeout=duration_pb2.Duration(seconds=timeout_s)
                 ),
             ),
-            options=submission_pb2.SubmitOptions(idempotency_key=idempotency_key),
+            options=submission_pb2.SubmitOptions(
+                idempotency_key=idempotency_key, save_job=save_job
+            ),
         )
         return self.stub.SubmitJob(request, metadata=self.metadata, timeout=10).job_id
 

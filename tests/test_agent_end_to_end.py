@@ -195,12 +195,15 @@ def test_cancel_while_running_stops_the_job(setup_factory: Callable[..., Setup])
 def test_an_expired_upload_url_is_refreshed(setup_factory: Callable[..., Setup]) -> None:
     setup = setup_factory(upload_url_seconds=1)
     agent = setup.agent()
-    job_id = setup.researcher.submit(b"late", parameters={"sleep": "1.2"})
+    job_id = setup.researcher.submit(b"late", parameters={"sleep": "1.2"}, save_job=True)
     info = setup.researcher.wait_terminal(job_id)
     assert info.status == job_pb2.JOB_STATUS_COMPLETED, info.detail
     assert setup.researcher.result(job_id) == b"result of late on gpus none"
     refreshed = agent.wait_for("upload_url_refreshed", job_id)
     assert refreshed["reason"] == "upload URL expired"
+    # The refreshed URL is signed with the job's tags too.
+    tags = setup.system.object_tags(f"jobs/{job_id}/result")
+    assert tags == {"role": "developer", "save_job": "true"}
 
 
 def test_a_job_survives_a_scheduler_restart(setup: Setup) -> None:

@@ -15,8 +15,13 @@ import pytest
 import requests
 
 from scheduler.aws.aws_settings import AwsSettings, make_client
+from scheduler.blob_store.blob_store import lifecycle_tags
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.domain.errors import NotFound
+from scheduler.domain.jobs import Role
+
+TAGS = lifecycle_tags(Role.GUEST, save_job=False)
+SIGNED_HEADERS = {"Content-Type": "application/gzip", "x-amz-tagging": "role=guest&save_job=false"}
 
 
 @pytest.fixture
@@ -63,19 +68,27 @@ def test_a_missing_input_is_not_found_and_deleting_it_is_harmless(blobs: S3BlobS
         blobs.get_input("job-x")
 
 
-def test_a_result_uploaded_to_the_presigned_target_can_be_downloaded(blobs: S3BlobStore) -> None:
+def _tags(settings: AwsSettings, bucket: str, key: str) -> dict[str, str]:
+    tag_set = make_client("s3", settings).get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+
+def test_a_result_uploaded_to_the_presigned_target_can_be_downloaded(
+    blobs: S3BlobStore, settings: AwsSettings, bucket: str
+) -> None:
     result = gzip.compress(b'{"counts": {"00": 512, "11": 488}}')
     assert not blobs.result_exists("job-2")
     before = time.time()
-    target = blobs.result_upload_target("job-2", 300)
+    target = blobs.result_upload_target("job-2", 300, TAGS)
     assert target.method == "PUT"
-    assert target.headers == {"Content-Type": "application/gzip"}
+    assert target.headers == SIGNED_HEADERS
     assert before + 300 <= target.expires_at <= time.time() + 300
 
     response = requests.put(target.url, data=result, headers=target.headers, timeout=10)
     assert response.status_code == 200, response.text
     assert blobs.result_exists("job-2")
     assert not blobs.log_exists("job-2")
+    assert _tags(settings, bucket, "jobs/job-2/result") == TAGS  # for the bucket's lifecycle rules
 
     link = blobs.result_download_link("job-2", 300)
     assert before + 300 <= link.expires_at <= time.time() + 300
@@ -85,24 +98,31 @@ def test_a_result_uploaded_to_the_presigned_target_can_be_downloaded(blobs: S3Bl
     assert download.headers["Content-Type"] == "application/gzip"
 
 
-def test_a_log_goes_to_its_own_object(blobs: S3BlobStore) -> None:
+def test_a_log_goes_to_its_own_object(
+    blobs: S3BlobStore, settings: AwsSettings, bucket: str
+) -> None:
     log = gzip.compress(b"step 1\nstep 2\n")
-    target = blobs.log_upload_target("job-3", 60)
-    assert target.headers == {"Content-Type": "application/gzip"}
+    target = blobs.log_upload_target("job-3", 60, TAGS)
+    assert target.headers == SIGNED_HEADERS
     assert requests.put(target.url, data=log, headers=target.headers, timeout=10).ok
     assert blobs.log_exists("job-3")
+    assert _tags(settings, bucket, "jobs/job-3/log") == TAGS
     assert not blobs.result_exists("job-3")
     assert requests.get(blobs.log_download_link("job-3", 60).url, timeout=10).content == log
 
 
-def test_the_upload_signature_covers_the_content_type(blobs: S3BlobStore) -> None:
-    for target in (blobs.result_upload_target("job-4", 60), blobs.log_upload_target("job-4", 60)):
+def test_the_upload_signature_covers_the_content_type_and_the_tags(blobs: S3BlobStore) -> None:
+    targets = (
+        blobs.result_upload_target("job-4", 60, TAGS),
+        blobs.log_upload_target("job-4", 60, TAGS),
+    )
+    for target in targets:
         signed = parse_qs(urlsplit(target.url).query)["X-Amz-SignedHeaders"][0].split(";")
-        assert "content-type" in signed
+        assert {"content-type", "x-amz-tagging"} <= set(signed)
 
 
 def test_an_upload_with_another_content_type_is_refused(blobs: S3BlobStore) -> None:
-    target = blobs.result_upload_target("job-5", 60)
+    target = blobs.result_upload_target("job-5", 60, TAGS)
     wrong = requests.put(
         target.url, data=b"not gzip", headers={"Content-Type": "text/plain"}, timeout=10
     )
@@ -117,7 +137,7 @@ def test_inputs_written_before_a_time_are_listed_with_their_time_and_nothing_els
     before = time.time()
     for n in range(5):
         blobs.put_input(f"job-{n}", b"p", {})
-    target = blobs.result_upload_target("job-0", 60)
+    target = blobs.result_upload_target("job-0", 60, {})
     assert requests.put(target.url, data=b"r", headers=target.headers, timeout=10).ok
     paged = S3BlobStore(make_client("s3", settings), bucket, list_page_size=2)
     listed = list(paged.list_inputs(time.time() + 2))

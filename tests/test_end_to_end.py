@@ -37,3 +37,25 @@ def test_submit_assign_upload_report_download(berth_system: BerthSystem) -> None
         downloaded = download(links.result.url)
         assert downloaded == uploaded
         assert gzip.decompress(downloaded) == result
+        assert berth_system.object_tags(f"jobs/{job_id}/result") == {
+            "role": "developer",
+            "save_job": "false",
+        }
+
+
+def test_a_saved_job_restored_from_the_table_uploads_a_result_tagged_saved(
+    berth_system: BerthSystem,
+) -> None:
+    """Tags come from the job, also when the queue entry was rebuilt at start-up."""
+    with clients(berth_system) as (submission, _):
+        job_id = Submitter(submission, berth_system.tokens["developer"]).submit(save_job=True)
+    berth_system.restart()
+    with clients(berth_system) as (_, execution):
+        agent = Agent(execution, berth_system.tokens["executor"])
+        assigned = agent.assign()
+        assert assigned is not None and assigned.job_id == job_id
+        agent.upload(assigned.result_upload, b"kept")
+        agent.upload(assigned.log_upload, b"log")
+    expected = {"role": "developer", "save_job": "true"}
+    assert berth_system.object_tags(f"jobs/{job_id}/result") == expected
+    assert berth_system.object_tags(f"jobs/{job_id}/log") == expected

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from scheduler.domain.jobs import DownloadLink, UploadTarget
+from scheduler.domain.jobs import DownloadLink, Role, UploadTarget
+
+
+def lifecycle_tags(role: Role, save_job: bool) -> dict[str, str]:
+    """The tags every object of a job carries, so bucket lifecycle rules can expire
+    a role's unsaved inputs, results and logs alike (see README, S3 lifecycle)."""
+    return {"role": role.value, "save_job": "true" if save_job else "false"}
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,14 @@ class BlobStore(Protocol):
         nor results or logs. The order is unspecified.
         """
 
-    def result_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
-        """A presigned PUT; the upload MUST carry exactly `headers`."""
+    def result_upload_target(
+        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+    ) -> UploadTarget:
+        """A presigned PUT; the upload MUST carry exactly `headers`, which carry `tags`."""
 
-    def log_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
+    def log_upload_target(
+        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+    ) -> UploadTarget:
         """Like result_upload_target, for the job's captured stdout/stderr."""
 
     def result_exists(self, job_id: str) -> bool: ...

@@ -2,9 +2,10 @@
 
 Keys are `jobs/<job_id>/input`, `jobs/<job_id>/result` and `jobs/<job_id>/log`.
 Agents upload gzip to presigned PUT URLs signed with SigV4 over the
-Content-Type header, so an upload must send exactly the headers returned in
-the target (S3 answers 403 otherwise); owners download through presigned
-GET links. The bytes never pass through the scheduler.
+Content-Type and x-amz-tagging headers, so an upload must send exactly the
+headers returned in the target (S3 answers 403 otherwise) and a result or log
+carries the same lifecycle tags as its input; owners download through
+presigned GET links. The bytes never pass through the scheduler.
 """
 
 from __future__ import annotations
@@ -113,11 +114,15 @@ class S3BlobStore:
                     if written_at < written_before:
                         yield StoredInput(job_id, written_at)
 
-    def result_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
-        return self._upload_target(result_key(job_id), expires_in_s)
+    def result_upload_target(
+        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+    ) -> UploadTarget:
+        return self._upload_target(result_key(job_id), expires_in_s, tags)
 
-    def log_upload_target(self, job_id: str, expires_in_s: int) -> UploadTarget:
-        return self._upload_target(log_key(job_id), expires_in_s)
+    def log_upload_target(
+        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+    ) -> UploadTarget:
+        return self._upload_target(log_key(job_id), expires_in_s, tags)
 
     def result_exists(self, job_id: str) -> bool:
         return self._exists(result_key(job_id))
@@ -131,17 +136,19 @@ class S3BlobStore:
     def log_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink:
         return self._download_link(log_key(job_id), expires_in_s)
 
-    def _upload_target(self, key: str, expires_in_s: int) -> UploadTarget:
+    def _upload_target(self, key: str, expires_in_s: int, tags: dict[str, str]) -> UploadTarget:
         expires_at = self._clock() + expires_in_s
+        params: dict[str, str] = {"Bucket": self._bucket, "Key": key, "ContentType": GZIP}
+        headers = {"Content-Type": GZIP}
+        if tags:
+            # Signed as a header: the upload cannot drop or change the tags.
+            params["Tagging"] = headers["x-amz-tagging"] = urlencode(tags)
         # Presigning makes no request, but resolving credentials for it may fail.
         with translate_aws_errors(_SERVICE):
             url = self._client.generate_presigned_url(
-                "put_object",
-                Params={"Bucket": self._bucket, "Key": key, "ContentType": GZIP},
-                ExpiresIn=expires_in_s,
-                HttpMethod="PUT",
+                "put_object", Params=params, ExpiresIn=expires_in_s, HttpMethod="PUT"
             )
-        return UploadTarget(url=url, expires_at=expires_at, headers={"Content-Type": GZIP})
+        return UploadTarget(url=url, expires_at=expires_at, headers=headers)
 
     def _download_link(self, key: str, expires_in_s: int) -> DownloadLink:
         expires_at = self._clock() + expires_in_s

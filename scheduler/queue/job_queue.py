@@ -49,6 +49,7 @@ class QueueEntry:
     queued_at: float
     burst: float
     size_bytes: int
+    save_job: bool = False  # for the lifecycle tags of the result and log it will upload
     payload: bytes | None = None
 
     def __post_init__(self) -> None:

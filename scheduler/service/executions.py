@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from scheduler.blob_store.blob_store import lifecycle_tags
 from scheduler.domain.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from scheduler.domain.jobs import Assignment, Completion, JobRecord, JobStatus, UploadTarget
 from scheduler.queue.job_queue import QueueEntry
@@ -85,7 +86,8 @@ class ExecutionOperations:
         s = self._s
         # Presigning needs only the job id and makes no request: it runs while the
         # claim's round trip is out, instead of after it (dispatch latency).
-        targets = asyncio.ensure_future(self._upload_targets(entry.job_id))
+        tags = lifecycle_tags(entry.role, entry.save_job)
+        targets = asyncio.ensure_future(self._upload_targets(entry.job_id, tags))
         try:
             # The input is read before the claim: a claim whose input cannot be read
             # would hold the job RUNNING with no agent until its lease lapsed.
@@ -155,13 +157,15 @@ class ExecutionOperations:
         s.queues.push(entry)
         await s.signals.notify(s.queue_key(entry.backend))
 
-    async def _upload_targets(self, job_id: str) -> tuple[UploadTarget, UploadTarget]:
+    async def _upload_targets(
+        self, job_id: str, tags: dict[str, str]
+    ) -> tuple[UploadTarget, UploadTarget]:
         blobs, expires = self._s.blobs, self._s.config.upload_url_seconds
 
         def presign() -> tuple[UploadTarget, UploadTarget]:
             return (
-                blobs.result_upload_target(job_id, expires),
-                blobs.log_upload_target(job_id, expires),
+                blobs.result_upload_target(job_id, expires, tags),
+                blobs.log_upload_target(job_id, expires, tags),
             )
 
         return await self._s.execution_io.run(presign)
@@ -191,7 +195,7 @@ class ExecutionOperations:
         job = await s.execution_io.run(s.store.get, job_id)
         if job is None or job.status is not JobStatus.RUNNING or job.lease_holder != agent_id:
             raise await self._not_holder(job_id, agent_id, job)
-        return await self._upload_targets(job_id)
+        return await self._upload_targets(job_id, lifecycle_tags(job.role, job.save_job))
 
     async def report(self, job_id: str, agent_id: str, completion: Completion) -> JobRecord:
         s = self._s

@@ -118,6 +118,7 @@ class SchedulerState:
                 queued_at=job.queued_at,
                 burst=job.burst,
                 size_bytes=job.size_bytes,
+                save_job=job.save_job,
                 payload=payload if payload is not None else job.inline_input,
             )
         )

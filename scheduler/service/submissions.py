@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from scheduler import __version__
 from scheduler.backend_status.backend_status import BackendAvailability
+from scheduler.blob_store.blob_store import lifecycle_tags
 from scheduler.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -132,7 +133,7 @@ class SubmissionOperations:
                 inline_input=request.payload if inline else None,
             )
             if not inline:
-                tags = {"role": principal.role.value, "save_job": str(request.save_job).lower()}
+                tags = lifecycle_tags(principal.role, request.save_job)
                 await s.submission_io.run(s.blobs.put_input, job_id, request.payload, tags)
             if request.idempotency_key:
                 created = await s.submission_io.run(s.store.create, job)
