@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.config import SchedulerConfig
@@ -51,9 +51,13 @@ class BerthSystem:
         self.submission_address = ""
         self.execution_address = ""
 
+    def aws_client(self, service: Literal["dynamodb", "s3", "ssm"]) -> Any:
+        """A client of the emulator behind this system, as an operator's tooling would use."""
+        return make_client(service, AwsSettings(region=DEV_REGION, endpoint=self.endpoint))
+
     def object_tags(self, key: str) -> dict[str, str]:
         """The tags of an object in the job bucket, as a lifecycle rule matches them."""
-        s3 = make_client("s3", AwsSettings(region=DEV_REGION, endpoint=self.endpoint))
+        s3 = self.aws_client("s3")
         tag_set = s3.get_object_tagging(Bucket=self.names.bucket, Key=key)["TagSet"]
         return {tag["Key"]: tag["Value"] for tag in tag_set}
 

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
+from scheduler.admin.cli import main as admin_main
 from scheduler_client.cli.main import build_parser, main
 from tests.agent_helpers import FAILURE
 from tests.berth_system import BerthSystem
 from tests.client_harness import RunCli, agent_runs_next_job, closed_port, submit_id
+from token_database.token_info import TokenInfo, generate_token, hash_token
+from token_database.token_store import DynamoDbTokenStore
 
 pytest_plugins = ["tests.client_fixtures"]  # `cli`, `program`
 
@@ -91,6 +95,42 @@ def test_auth_failures_exit_3(
     monkeypatch.setenv("HOME", str(tmp_path))
     no_token = cli(*address, "list", connect=False)
     assert no_token.code == 3 and "BERTH_TOKEN" in no_token.err
+
+
+def test_an_expired_token_exits_3_without_echoing_it(
+    berth_system: BerthSystem, cli: RunCli, program: Path
+) -> None:
+    token = generate_token()
+    store = DynamoDbTokenStore(berth_system.aws_client("dynamodb"), berth_system.names.token_table)
+    now = int(time.time())
+    # As the token database holds a token whose time is up (TTL deletes it later).
+    store.put_new(TokenInfo(hash_token(token), "lapsed", "developer", now - 7200, now - 60))
+    address = ["--address", berth_system.submission_address, "--token", token]
+    ran = cli(*address, "submit", str(program), "--backend", "emulator", "--json", connect=False)
+    assert ran.code == 3
+    error = ran.json()["error"]
+    assert (error["code"], error["exit_code"]) == ("UNAUTHENTICATED", 3)
+    assert "expired" in error["message"]
+    assert token not in ran.out + ran.err
+
+
+def test_a_backend_in_maintenance_exits_5_with_the_operators_reason(
+    berth_system: BerthSystem,
+    cli: RunCli,
+    program: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    set_backend = ["set-backend", "emulator", "--status", "maintenance", "--description", "Cooling"]
+    connection = ["--address", berth_system.submission_address]
+    assert (
+        admin_main([*connection, "--token-file", str(berth_system.tokens_file), *set_backend]) == 0
+    )
+    capsysbinary.readouterr()  # the admin CLI's own output
+    ran = cli("submit", str(program), "--backend", "emulator", "--json")
+    assert ran.code == 5
+    error = ran.json()["error"]
+    assert (error["code"], error["exit_code"]) == ("UNAVAILABLE", 5)
+    assert error["message"] == "backend 'emulator' is maintenance for role developer: Cooling"
 
 
 def test_unknown_job_exits_4(cli: RunCli) -> None:
