@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.config import SchedulerConfig
-from scheduler.dev.dev_stack import DEV_REGION, DevNames, DevStack
+from scheduler.dev.dev_stack import DevNames, DevStack
 
 T = TypeVar("T")
 
@@ -53,7 +53,8 @@ class BerthSystem:
 
     def aws_client(self, service: Literal["dynamodb", "s3", "ssm"]) -> Any:
         """A client of the emulator behind this system, as an operator's tooling would use."""
-        return make_client(service, AwsSettings(region=DEV_REGION, endpoint=self.endpoint))
+        settings = AwsSettings(region=self.stack.config.region, endpoint=self.endpoint)
+        return make_client(service, settings)
 
     def object_tags(self, key: str) -> dict[str, str]:
         """The tags of an object in the job bucket, as a lifecycle rule matches them."""

@@ -13,6 +13,7 @@ from moto import mock_aws
 import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
 from tests.berth_system import BerthSystem
 from tests.emulator_process import EmulatorServer
+from tests.replica_processes import emulator_process
 
 REGION = "eu-west-1"
 
@@ -75,3 +76,12 @@ def make_berth_system(
 @pytest.fixture
 def berth_system(make_berth_system: Callable[..., BerthSystem]) -> BerthSystem:
     return make_berth_system()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server subprocess (DynamoDB serialized), one per test module, for tests
+    that run the scheduler as processes."""
+    process, endpoint = emulator_process(tmp_path_factory.mktemp("emulator") / "emulator.log")
+    yield endpoint
+    process.kill()

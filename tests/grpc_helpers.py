@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import boto3
 import grpc
 import requests
 from berth.scheduler.v1 import (
@@ -200,7 +199,7 @@ def rpc_error(call: Callable[[], object]) -> RpcFailure:
 
 
 def set_backend_status(system: BerthSystem, toml_text: str) -> None:
-    ssm = boto3.client("ssm", endpoint_url=system.endpoint, region_name=system.stack.config.region)
+    ssm = system.aws_client("ssm")
     ssm.put_parameter(
         Name=system.stack.config.backend_status_parameter_name,
         Value=toml_text,

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import boto3
 import grpc
 import pytest
 from berth.scheduler.v1 import admin_pb2, admin_pb2_grpc, job_pb2
@@ -291,7 +290,7 @@ def test_fail_ends_a_queued_job_and_a_running_one_with_the_reason(
 
 
 def _parameter(system: BerthSystem) -> str:
-    ssm = boto3.client("ssm", endpoint_url=system.endpoint, region_name=system.stack.config.region)
+    ssm = system.aws_client("ssm")
     name = system.stack.config.backend_status_parameter_name
     return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,12 @@ from scheduler.auth.interceptor import AUTH_SERVER_OPTIONS, AuthInterceptor, pri
 from scheduler.auth.token_verifier import TokenVerifier
 from scheduler.domain.errors import Unauthenticated, Unavailable
 from scheduler.domain.jobs import CLIENT_ROLES, Role
-from tests.token_database_helpers import ManualClock, create_token_table, running_token_database
+from tests.token_database_helpers import (
+    ManualClock,
+    create_token_table,
+    refused,
+    running_token_database,
+)
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
 
@@ -104,14 +109,6 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
 
 def status(job_id: str = "job-1") -> submission_pb2.GetJobStatusRequest:
     return submission_pb2.GetJobStatusRequest(job_id=job_id)
-
-
-async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        return error
-    raise AssertionError("the call succeeded but was expected to fail")
 
 
 def closed_address() -> str:

@@ -8,7 +8,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-import boto3
 import grpc
 import pytest
 
@@ -68,9 +67,7 @@ def test_submit_returns_a_queued_job_with_its_settings(
     assert info.input_bytes == len(PROGRAM)
     assert info.times.submitted_at is not None and info.times.finished_at is None
     # save_job marks the stored input for the bucket's lifecycle rules to keep.
-    s3 = boto3.client(
-        "s3", endpoint_url=berth_system.endpoint, region_name=berth_system.stack.config.region
-    )
+    s3 = berth_system.aws_client("s3")
     tagging = s3.get_object_tagging(Bucket=berth_system.names.bucket, Key=f"jobs/{job.id}/input")
     assert {"Key": "save_job", "Value": "true"} in tagging["TagSet"]
 

@@ -33,16 +33,9 @@ from scheduler.service.orphan_sweep import OrphanSweep
 from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Agent, Submitter, clients, eventually
 from tests.job_records import new_job
-from tests.replica_processes import Cluster, emulator_process, poll_until
+from tests.replica_processes import Cluster, poll_until
 
 HOUR = 3600.0
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, endpoint = emulator_process(tmp_path_factory.mktemp("emulator") / "emulator.log")
-    yield endpoint
-    process.kill()
 
 
 @pytest.fixture

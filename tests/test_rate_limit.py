@@ -13,14 +13,7 @@ from scheduler.domain.errors import ResourceExhausted
 from scheduler.domain.jobs import Principal, Role
 from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Submitter, clients, rpc_error
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.token_database_helpers import ManualClock
 
 
 def principal(owner: str, role: Role = Role.DEVELOPER) -> Principal:
@@ -28,7 +21,7 @@ def principal(owner: str, role: Role = Role.DEVELOPER) -> Principal:
 
 
 def test_a_burst_is_allowed_then_refused_with_the_wait_until_the_next_request() -> None:
-    clock = ManualClock()
+    clock = ManualClock(start=1000.0)
     limiter = RequestRateLimiter({Role.DEVELOPER: RateLimit(per_second=10, burst=5)}, clock)
     alice = principal("alice")
     for _ in range(5):
@@ -43,7 +36,7 @@ def test_a_burst_is_allowed_then_refused_with_the_wait_until_the_next_request() 
 
 
 def test_tokens_have_separate_buckets_and_roles_their_own_limits() -> None:
-    clock = ManualClock()
+    clock = ManualClock(start=1000.0)
     limiter = RequestRateLimiter(
         {
             Role.DEVELOPER: RateLimit(per_second=1, burst=1),
@@ -60,7 +53,7 @@ def test_tokens_have_separate_buckets_and_roles_their_own_limits() -> None:
 
 
 def test_idle_tokens_are_forgotten() -> None:
-    clock = ManualClock()
+    clock = ManualClock(start=1000.0)
     limiter = RequestRateLimiter({Role.GUEST: RateLimit(per_second=100, burst=10)}, clock)
     for n in range(2000):
         limiter.check(principal(f"guest-{n}", Role.GUEST))

@@ -26,7 +26,7 @@ from scheduler.app import SchedulerApp
 from scheduler.domain.jobs import Role
 from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Agent, Submitter, clients, eventually, rpc_error
-from tests.replica_processes import Cluster, emulator_process, submit_all
+from tests.replica_processes import Cluster, submit_all
 
 SYNC_S = 0.3
 
@@ -222,13 +222,6 @@ def test_agents_racing_through_both_replicas_never_get_one_job_twice(
 
 
 # --- real processes ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, endpoint = emulator_process(tmp_path_factory.mktemp("emulator") / "emulator.log")
-    yield endpoint
-    process.kill()
 
 
 @pytest.fixture

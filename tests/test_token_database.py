@@ -20,7 +20,12 @@ from botocore.config import Config
 from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.token_database_helpers import ManualClock, create_token_table, running_token_database
+from tests.token_database_helpers import (
+    ManualClock,
+    create_token_table,
+    refused,
+    running_token_database,
+)
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
 
@@ -66,14 +71,6 @@ def serve(registry: TokenRegistry, body: Callable[[Stub], Awaitable[None]]) -> N
             await body(token_database_pb2_grpc.TokenDatabaseServiceStub(channel))
 
     asyncio.run(main())
-
-
-async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        return error
-    raise AssertionError("the call succeeded but was expected to fail")
 
 
 def stamp(seconds: float) -> timestamp_pb2.Timestamp:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import grpc
 
 from token_database.registry import TokenRegistry
 from token_database.server import start_token_database_server, stop_token_database_server
@@ -55,3 +57,12 @@ async def running_token_database(
         yield RunningTokenDatabase(f"127.0.0.1:{port}", port)
     finally:
         await stop_token_database_server(server, grace_s=0)
+
+
+async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
+    """Await a call that must fail; return its error for code and message checks."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return error
+    raise AssertionError("the call succeeded but was expected to fail")

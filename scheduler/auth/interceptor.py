@@ -10,12 +10,12 @@ another and nothing needs resetting.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import grpc
 
@@ -24,6 +24,7 @@ from scheduler.auth.rate_limit import RequestRateLimiter
 from scheduler.auth.token_verifier import TokenVerifier, short_hash
 from scheduler.domain.errors import ResourceExhausted, Unauthenticated, Unavailable
 from scheduler.domain.jobs import CLIENT_ROLES, Principal, Role
+from scheduler.grpc_api.handler_wrapping import Context, Handler, InterceptorBase, wrap_handler
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ PUBLIC_SERVICES = frozenset(
 # other bad token pass this in their options.
 AUTH_SERVER_OPTIONS: Sequence[tuple[str, int]] = (("grpc.max_metadata_size", 2 * 1024 * 1024),)
 
-Context = grpc.aio.ServicerContext[Any, Any]
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in the stubs
-if TYPE_CHECKING:
-    _InterceptorBase = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    _InterceptorBase = grpc.aio.ServerInterceptor
-
 
 def principal() -> Principal:
     """The caller of the current RPC, as verified by AuthInterceptor."""
@@ -60,7 +54,7 @@ def principal() -> Principal:
         ) from None
 
 
-class AuthInterceptor(_InterceptorBase):
+class AuthInterceptor(InterceptorBase):
     def __init__(
         self,
         verifier: TokenVerifier,
@@ -84,10 +78,17 @@ class AuthInterceptor(_InterceptorBase):
             return handler
         metadata = tuple(handler_call_details.invocation_metadata or ())
 
-        async def authenticate(context: Context) -> Principal:
-            return await self._authenticate(metadata, method, context)
+        @contextlib.asynccontextmanager
+        async def authenticated(request: Any, context: Context) -> AsyncIterator[None]:
+            current_principal.set(await self._authenticate(metadata, method, context))
+            await _refuse_undecodable(request, context)
+            yield
 
-        return _with_authentication(handler, authenticate)
+        # A unary request that does not decode reaches `authenticated` (INVALID_ARGUMENT).
+        deserializer = handler.request_deserializer
+        if not handler.request_streaming:
+            deserializer = _tolerant(deserializer)
+        return wrap_handler(handler, authenticated, request_deserializer=deserializer)
 
     async def _authenticate(
         self, metadata: tuple[Any, ...], method: str, context: Context
@@ -147,9 +148,6 @@ def _fingerprint(token: str) -> str:
     return short_hash(token) if token else "(none)"
 
 
-Authenticate = Callable[[Context], Awaitable[Principal]]
-
-
 class _Undecodable:
     """Stands in for request bytes that are not the method's message.
 
@@ -183,57 +181,3 @@ async def _refuse_undecodable(request: Any, context: Context) -> None:
             f"the request is not a valid message for this method ({request.reason}); "
             "send it with the generated client code of the matching .proto",
         )
-
-
-def _with_authentication(handler: Handler, authenticate: Authenticate) -> Handler:
-    """The same method, authenticating first; works for all four call shapes."""
-    serializers = {
-        "request_deserializer": (
-            handler.request_deserializer
-            if handler.request_streaming
-            else _tolerant(handler.request_deserializer)
-        ),
-        "response_serializer": handler.response_serializer,
-    }
-    if not handler.request_streaming and not handler.response_streaming:
-        return grpc.unary_unary_rpc_method_handler(
-            _unary_response(handler.unary_unary, authenticate), **serializers
-        )
-    if not handler.request_streaming:
-        return grpc.unary_stream_rpc_method_handler(
-            _stream_response(handler.unary_stream, authenticate), **serializers
-        )
-    if not handler.response_streaming:
-        return grpc.stream_unary_rpc_method_handler(
-            _unary_response(handler.stream_unary, authenticate), **serializers
-        )
-    return grpc.stream_stream_rpc_method_handler(
-        _stream_response(handler.stream_stream, authenticate), **serializers
-    )
-
-
-def _unary_response(behaviour: Any, authenticate: Authenticate) -> Any:
-    async def authenticated(request: Any, context: Context) -> Any:
-        current_principal.set(await authenticate(context))
-        await _refuse_undecodable(request, context)
-        result = behaviour(request, context)
-        return await result if inspect.isawaitable(result) else result
-
-    return authenticated
-
-
-def _stream_response(behaviour: Any, authenticate: Authenticate) -> Any:
-    async def authenticated(request: Any, context: Context) -> AsyncIterator[Any]:
-        current_principal.set(await authenticate(context))
-        await _refuse_undecodable(request, context)
-        result = behaviour(request, context)
-        if hasattr(result, "__aiter__"):
-            async for item in result:
-                yield item
-        elif inspect.isawaitable(result):
-            await result  # a coroutine handler that writes with context.write()
-        elif result is not None:
-            for item in result:
-                yield item
-
-    return authenticated

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import grpc
 
+from scheduler.grpc_api.handler_wrapping import Context, Handler, InterceptorBase, wrap_handler
 from scheduler.logging_setup import request_id_var
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 
@@ -31,14 +31,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID_KEY = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-Context = grpc.aio.ServicerContext[Any, Any]
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in the stubs
-Around = Callable[[Context], contextlib.AbstractAsyncContextManager[None]]
-if TYPE_CHECKING:
-    _InterceptorBase = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    _InterceptorBase = grpc.aio.ServerInterceptor
 
 
 def request_id_from(metadata: Sequence[tuple[str, str | bytes]]) -> str:
@@ -53,7 +45,7 @@ def request_id_from(metadata: Sequence[tuple[str, str | bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-class CallTelemetryInterceptor(_InterceptorBase):
+class CallTelemetryInterceptor(InterceptorBase):
     def __init__(self, metrics: SchedulerMetrics) -> None:
         self._metrics = metrics
 
@@ -69,7 +61,7 @@ class CallTelemetryInterceptor(_InterceptorBase):
         request_id = request_id_from(tuple(handler_call_details.invocation_metadata or ()))
 
         @contextlib.asynccontextmanager
-        async def observed(context: Context) -> AsyncIterator[None]:
+        async def observed(_: Any, context: Context) -> AsyncIterator[None]:
             request_id_var.set(request_id)  # this RPC's task has a context of its own
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             started = time.perf_counter()
@@ -107,44 +99,3 @@ def _code_of(context: Context) -> grpc.StatusCode | None:
     """The status the call ended with, if the handler set one (abort or set_code)."""
     code = context.code()
     return code if isinstance(code, grpc.StatusCode) else None
-
-
-def wrap_handler(handler: Handler, around: Around) -> Handler:
-    """The same method run inside `around(context)`, for all four call shapes."""
-    serializers = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if not handler.response_streaming:
-        make = (
-            grpc.stream_unary_rpc_method_handler
-            if handler.request_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
-        behaviour: Any = handler.stream_unary if handler.request_streaming else handler.unary_unary
-
-        async def unary(request: Any, context: Context) -> Any:
-            async with around(context):
-                result = behaviour(request, context)
-                return await result if inspect.isawaitable(result) else result
-
-        return make(unary, **serializers)
-    make_stream = (
-        grpc.stream_stream_rpc_method_handler
-        if handler.request_streaming
-        else grpc.unary_stream_rpc_method_handler
-    )
-    stream_behaviour: Any = (
-        handler.stream_stream if handler.request_streaming else handler.unary_stream
-    )
-
-    async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-        async with around(context):
-            result = stream_behaviour(request, context)
-            if inspect.isawaitable(result):
-                await result  # a coroutine handler that writes with context.write()
-                return
-            async for item in result:  # grpc.aio servicers stream with async generators
-                yield item
-
-    return make_stream(stream, **serializers)
