@@ -1,13 +1,15 @@
 """Every MUST of the JobStore contract (scheduler/job_store/job_store.py), per implementation.
 
 The DynamoDB store runs against in-process moto with the table made by
-`provision()`, so the indexes queried here are the ones deployments get.
+`provision()`, so the indexes queried here are the ones deployments get; the
+in-memory store runs as the service-layer tests use it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -20,6 +22,7 @@ from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import JobRecord, JobStatus
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
 from scheduler.job_store.job_store import JobStore
+from scheduler.job_store.memory_job_store import MemoryJobStore
 from tests.job_records import ALICE, BOB, DAY, NOW, completion, new_job
 
 
@@ -44,11 +47,21 @@ def dynamodb_store(*, query_batch: int = 100) -> DynamoDbJobStore:
     )
 
 
-IMPLEMENTATIONS: dict[str, Callable[..., JobStore]] = {"dynamodb": dynamodb_store}
+def memory_store(*, query_batch: int = 100) -> MemoryJobStore:
+    """`query_batch` is the DynamoDB store's: here every listing reads everything at once."""
+    return MemoryJobStore(clock=lambda: NOW)
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def make_store(request: pytest.FixtureRequest, aws: None) -> Iterator[Callable[..., JobStore]]:
+IMPLEMENTATIONS: dict[str, Callable[..., JobStore]] = {
+    "memory": memory_store,
+    "dynamodb": dynamodb_store,
+}
+
+
+@pytest.fixture(params=list(IMPLEMENTATIONS))
+def make_store(request: pytest.FixtureRequest) -> Iterator[Callable[..., JobStore]]:
+    if request.param == "dynamodb":
+        request.getfixturevalue("aws")  # in-process moto, for this store only
     yield IMPLEMENTATIONS[request.param]
 
 
@@ -655,10 +668,44 @@ def test_list_all_refuses_a_token_it_did_not_issue(store: JobStore) -> None:
         store.list_all(status=None, backend=None, page_size=5, page_token=bad)
 
 
-def test_dynamodb_list_all_walks_back_over_the_retention_window_only(aws: None) -> None:
-    """Not a contract MUST: how far the day index is walked is this store's own choice."""
-    store = dynamodb_store()
+def test_list_all_walks_back_over_the_retention_window_only(store: JobStore) -> None:
+    """Not a contract MUST (how far back is a store's own choice): both take retention_days."""
     recent = created(store, new_job(submitted_at=NOW - 30 * DAY))
     created(store, new_job(submitted_at=NOW - 40 * DAY))  # past the 31-day job TTL
     page = store.list_all(status=None, backend=None, page_size=10, page_token="")
     assert _ids_of(page.jobs) == [recent.job_id]
+
+
+# --- records are values ------------------------------------------------------------------
+
+
+def test_a_record_read_or_written_is_the_callers_own(store: JobStore) -> None:
+    job = created(store)
+    job.parameters["changed"] = "after create"
+    read = store.get(job.job_id)
+    assert read is not None and "changed" not in read.parameters
+    read.tried_agents.append("nobody")
+    claimed = store.claim(job.job_id, "agent-1", NOW + 60, NOW)
+    assert claimed is not None and claimed.tried_agents == ["agent-1"]
+
+
+def test_memory_store_transitions_are_atomic_across_threads() -> None:
+    """Several service layers share one in-memory store from their worker threads."""
+    store = MemoryJobStore(clock=lambda: NOW)
+    jobs = [created(store) for _ in range(50)]
+    winners: list[tuple[str, str]] = []
+    start = threading.Barrier(4)
+
+    def claim_all(agent: str) -> None:
+        start.wait()
+        for job in jobs:
+            if store.claim(job.job_id, agent, NOW + 60, NOW) is not None:
+                winners.append((job.job_id, agent))
+
+    threads = [threading.Thread(target=claim_all, args=(f"agent-{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(job_id for job_id, _ in winners) == sorted(job.job_id for job in jobs)
+    assert all(store.get(job_id).attempt == 1 for job_id, _ in winners)  # type: ignore[union-attr]

@@ -1,1 +1,1 @@
-"""Durable job records: the interface, its DynamoDB implementation and a factory."""
+"""Durable job records: the interface, its DynamoDB and in-memory implementations."""

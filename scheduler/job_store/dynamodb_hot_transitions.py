@@ -22,23 +22,21 @@ Without a known record the write asks for the record after it (ALL_NEW).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus
 from scheduler.job_store.dynamodb_conditional_update import Update, conditional_update
 from scheduler.job_store.job_item_codec import (
     OUTCOME,
-    OUTCOME_FIELDS,
     item_to_job,
     reported_outcome_attribute,
 )
+from scheduler.job_store.record_changes import CLEARED_LEASE, claimed, finished
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 _KNOWN_TRIES = 2
-CLEARED_LEASE: dict[str, object] = {"lease_holder": "", "lease_expires_at": 0.0}
 
 
 def claim_job(
@@ -73,21 +71,13 @@ def claim_job(
             ),
         )
 
-    def claimed(known: JobRecord) -> JobRecord:
-        return replace(
-            known,
-            status=JobStatus.RUNNING,
-            lease_holder=agent_id,
-            lease_expires_at=lease_expires_at,
-            dequeued_at=now,
-            attempt=known.attempt + 1,
-            tried_agents=[*known.tried_agents, agent_id],
-        )
+    def derive(known: JobRecord) -> JobRecord:
+        return claimed(known, agent_id, lease_expires_at, now)
 
     def queued(job: JobRecord) -> bool:
         return job.status is JobStatus.QUEUED
 
-    return _write(client, table, job_id, known, queued, update, claimed)
+    return _write(client, table, job_id, known, queued, update, derive)
 
 
 def finish_job(
@@ -115,14 +105,13 @@ def finish_job(
         outcome = reported_outcome_attribute(completion)
         return Update(changes, condition, values, encoded={OUTCOME: outcome})
 
-    def finished(known: JobRecord) -> JobRecord:
-        reported = {name: getattr(completion, name) for name in OUTCOME_FIELDS}
-        return replace(known, **changes, **reported)  # type: ignore[arg-type]
+    def derive(known: JobRecord) -> JobRecord:
+        return finished(known, completion, job_expiry)
 
     def held(job: JobRecord) -> bool:
         return job.status is JobStatus.RUNNING and job.lease_holder == agent_id
 
-    return _write(client, table, job_id, known, held, update, finished)
+    return _write(client, table, job_id, known, held, update, derive)
 
 
 def _write(

@@ -29,12 +29,11 @@ from scheduler.aws.table_definitions import (
     STATUS_INDEX,
     SUBMITTED_DAY,
 )
-from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus
 from scheduler.job_store.dynamodb_batch_get import batch_get_items
 from scheduler.job_store.dynamodb_batch_write import put_items
 from scheduler.job_store.dynamodb_conditional_update import Update, conditional_update
-from scheduler.job_store.dynamodb_hot_transitions import CLEARED_LEASE, claim_job, finish_job
+from scheduler.job_store.dynamodb_hot_transitions import claim_job, finish_job
 from scheduler.job_store.dynamodb_index_reader import IndexQuery, JobIndexReader, error_code
 from scheduler.job_store.job_item_codec import (
     OUTCOME,
@@ -47,10 +46,12 @@ from scheduler.job_store.job_store import JobPage
 from scheduler.job_store.page_tokens import (
     Position,
     all_page_token,
+    check_page_size,
     owner_page_token,
     parse_all_page_token,
     parse_owner_page_token,
 )
+from scheduler.job_store.record_changes import CLEARED_LEASE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -273,7 +274,7 @@ class DynamoDbJobStore:
         page_size: int,
         page_token: str,
     ) -> JobPage:
-        _check_page_size(page_size)
+        check_page_size(page_size)
         query = IndexQuery(OWNER_INDEX, "owner", "submitted_at", owner, status, backend)
         start = None
         if page_token:
@@ -291,7 +292,7 @@ class DynamoDbJobStore:
         page_token: str,
     ) -> JobPage:
         """Walks the day index from today back `retention_days`, one Query per day at least."""
-        _check_page_size(page_size)
+        check_page_size(page_size)
         now = self._clock()
         oldest = utc_day(now - self._retention_days * _DAY_S)
         day = utc_day(now + _CLOCK_SKEW_S)
@@ -330,8 +331,3 @@ def _previous_day(day: str) -> str:
 
 def _page(items: list[Item], token: str) -> JobPage:
     return JobPage([item_to_job(item) for item in items], token)
-
-
-def _check_page_size(page_size: int) -> None:
-    if page_size < 1:
-        raise InvalidArgument("page_size must be at least 1")

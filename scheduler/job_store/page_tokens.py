@@ -38,6 +38,11 @@ class Position:
     submitted_at: str  # DynamoDB number text, exactly as stored
 
 
+def check_page_size(page_size: int) -> None:
+    if page_size < 1:
+        raise InvalidArgument("page_size must be at least 1")
+
+
 def owner_page_token(owner: str, position: Position) -> str:
     return _encode({"scope": "owner", "o": owner[:_FINGERPRINT_CHARS], **_position(position)})
 
