@@ -1,11 +1,13 @@
-"""Editing the backend-status document: what a change touches, and edits racing in SSM."""
+"""Editing the backend-status document: what a change touches and what it keeps.
+
+How a source applies an edit (racing editors, no-op edits) is the contract
+tested in test_backend_status_source.py.
+"""
 
 from __future__ import annotations
 
 import tomllib
-import uuid
 
-import boto3
 import pytest
 
 from scheduler.backend_status.backend_status import (
@@ -14,9 +16,8 @@ from scheduler.backend_status.backend_status import (
     BackendStatusFormatError,
     parse_backend_status,
 )
-from scheduler.backend_status.ssm_backend_status import SsmBackendStatusSource
 from scheduler.backend_status.status_change import StatusChange
-from scheduler.domain.errors import InvalidArgument, Unavailable
+from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Role
 
 DOCUMENT = """
@@ -91,65 +92,3 @@ def test_backend_names_that_need_quoting_survive() -> None:
 def test_a_malformed_document_is_not_rewritten() -> None:
     with pytest.raises(BackendStatusFormatError):
         change().apply('[backends.qpu.admin]\nstatus = "sunny"\n')
-
-
-# --- the SSM parameter -------------------------------------------------------------
-
-
-@pytest.fixture
-def parameter(aws: None) -> tuple[SsmBackendStatusSource, str]:
-    name = f"/t{uuid.uuid4().hex[:8]}/backend_status"
-    boto3.client("ssm").put_parameter(Name=name, Value=DOCUMENT, Type="String")
-    return SsmBackendStatusSource(boto3.client("ssm"), name), name
-
-
-def _value(name: str) -> str:
-    return str(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
-
-
-def test_edit_writes_the_change_and_a_no_op_writes_nothing(
-    parameter: tuple[SsmBackendStatusSource, str],
-) -> None:
-    source, name = parameter
-    written = source.edit(change().apply)
-    assert _value(name) == written
-    assert source.fetch()["qpu"][Role.ADMIN].availability is Availability.MAINTENANCE
-    version = boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Version"]
-    assert source.edit(change().apply) == written
-    assert boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Version"] == version
-
-
-def test_an_edit_racing_another_editor_keeps_both_changes(
-    parameter: tuple[SsmBackendStatusSource, str],
-) -> None:
-    """The other editor writes between our read and our write: our write replaces
-    theirs, is detected by its version, and is made again on top of theirs."""
-    source, name = parameter
-    theirs = change("emulator", Role.DEVELOPER, availability=Availability.UNAVAILABLE)
-    ours = change("qpu", Role.ADMIN)
-    calls: list[str] = []
-
-    def our_change(text: str) -> str | None:
-        if not calls:
-            other = theirs.apply(text)
-            assert other is not None
-            boto3.client("ssm").put_parameter(Name=name, Value=other, Overwrite=True)
-        calls.append(text)
-        return ours.apply(text)
-
-    source.edit(our_change)
-    assert len(calls) == 2
-    table = parse_backend_status(_value(name))
-    assert table["qpu"][Role.ADMIN].availability is Availability.MAINTENANCE
-    assert table["emulator"][Role.DEVELOPER].availability is Availability.UNAVAILABLE
-
-
-def test_edit_of_a_missing_parameter_is_unavailable_and_a_refused_change_writes_nothing(
-    parameter: tuple[SsmBackendStatusSource, str],
-) -> None:
-    source, name = parameter
-    with pytest.raises(Unavailable, match="does not exist"):
-        SsmBackendStatusSource(boto3.client("ssm"), name + "-gone").edit(change().apply)
-    with pytest.raises(InvalidArgument):
-        source.edit(change("nope").apply)
-    assert _value(name) == DOCUMENT

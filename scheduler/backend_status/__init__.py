@@ -1,1 +1,1 @@
-"""Backend availability per role, read from a TOML document (SSM parameter)."""
+"""Backend availability per role, read from a TOML document (an SSM parameter, or in memory)."""

@@ -1,1 +1,1 @@
-"""Job inputs, results and logs: the interface, its S3 implementation and a factory."""
+"""Job inputs, results and logs: the interface, its S3 and in-memory implementations."""
