@@ -14,6 +14,7 @@ import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
 from tests.berth_system import BerthSystem
 from tests.emulator_process import EmulatorServer
 from tests.replica_processes import emulator_process
+from tests.service_harness import service_world  # noqa: F401  (the service-layer tests' world)
 
 REGION = "eu-west-1"
 
