@@ -95,6 +95,16 @@ class ServiceLayer:
     restored: SyncCounts  # what start-up found in the table
 
 
+async def running_job(
+    layer: ServiceLayer, owner: Principal, agent: str = "agent-1", **request: Any
+) -> Assignment:
+    """Submit one job and have `agent` take it (the queue must hold nothing better)."""
+    job_id = await layer.submissions.submit(owner, submit_request(**request))
+    assignment = await layer.executions.assign(request.get("backend", "qpu"), agent, 0)
+    assert assignment is not None and assignment.job.job_id == job_id
+    return assignment
+
+
 @dataclass
 class ServiceWorld:
     """Stores and a clock that replicas share: what outlives one service layer."""

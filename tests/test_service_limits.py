@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.domain.errors import InvalidArgument, ResourceExhausted
 from scheduler.domain.jobs import JobStatus, Role
-from tests.service_harness import ADMIN, ServiceWorld, principal, submit_request
+from tests.service_harness import ADMIN, ServiceWorld, principal, running_job, submit_request
 
 pytestmark = pytest.mark.asyncio
 
@@ -44,10 +44,9 @@ async def test_a_token_may_hold_its_roles_number_of_jobs_queued_or_running(
 async def test_a_finished_job_frees_its_place(service_world: Callable[..., ServiceWorld]) -> None:
     world = service_world()
     layer = await world.start_layer()
-    for _ in range(3):
+    assignment = await running_job(layer, ALICE)
+    for _ in range(2):
         await layer.submissions.submit(ALICE, submit_request())
-    assignment = await layer.executions.assign("qpu", "agent-1", 0)
-    assert assignment is not None
     world.upload_result(assignment)
     done = await layer.executions.report(assignment.job.job_id, "agent-1", world.completion())
     assert done.status is JobStatus.COMPLETED
