@@ -47,6 +47,7 @@ from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync
 from scheduler.service.scheduler_state import SchedulerState
 from scheduler.service.submissions import SubmissionOperations
+from scheduler.service.usage_reads import UsageReads
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ class SchedulerApp:
                 ttl_s=config.token_cache_seconds,
             )
         submissions = SubmissionOperations(state, FairShareTracker(policy.fair_share_half_life_s))
+        usage = UsageReads(store, submission_io, config.job_retention_days, self._clock)
         executions = ExecutionOperations(state, self.replica_sync.request)
         self._start_metrics(state)
         telemetry = CallTelemetryInterceptor(self.metrics)
@@ -169,7 +171,7 @@ class SchedulerApp:
             config.bind_host,
             config.port_for_submission,
             config.submission_max_message_length,
-            SubmissionServicer(submissions),
+            SubmissionServicer(submissions, usage),
             self._verifier,
             AdminServicer(AdministrationOperations(state, status_source)),
             telemetry=telemetry,

@@ -31,6 +31,7 @@ from scheduler_client.job_info import JobInfo, JobStatus
 from scheduler_client.retry import RetryPolicy
 from scheduler_client.service_status import Availability, ServiceStatus
 from scheduler_client.token_source import resolve_token
+from scheduler_client.usage_report import UsageFigures, UsageGrouping, UsageReport
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT_S",
@@ -54,6 +55,9 @@ __all__ = [
     "RetryPolicy",
     "ServiceStatus",
     "UnavailableError",
+    "UsageFigures",
+    "UsageGrouping",
+    "UsageReport",
     "WaitTimeoutError",
     "resolve_token",
 ]

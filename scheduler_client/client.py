@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
 
 import grpc
 from berth.scheduler.v1 import job_pb2, submission_pb2, submission_pb2_grpc
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from scheduler_client.errors import from_rpc_error
 from scheduler_client.job import Job
@@ -24,6 +24,7 @@ from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus, ResultL
 from scheduler_client.retry import RetryPolicy, call_with_retry
 from scheduler_client.service_status import ServiceStatus
 from scheduler_client.token_source import resolve_token
+from scheduler_client.usage_report import UsageGrouping, UsageReport
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -237,3 +238,28 @@ class Client:
         request = submission_pb2.GetServiceStatusRequest(backend=backend)
         response = self._unary("GetServiceStatus", self._stub.GetServiceStatus, request)
         return ServiceStatus.from_pb(response)
+
+    def usage(
+        self,
+        since: float | timedelta | datetime,
+        *,
+        by: UsageGrouping | str = UsageGrouping.TOTAL,
+        all_users: bool = False,
+    ) -> UsageReport:
+        """Usage of the caller's jobs submitted since `since` (a datetime, or that long ago).
+
+        `all_users` (admin tokens only) covers everyone's jobs and allows `by="user"`.
+        """
+        grouping = UsageGrouping(by)
+        if isinstance(since, datetime):
+            start = since
+        else:
+            back = since if isinstance(since, timedelta) else timedelta(seconds=since)
+            start = datetime.now(UTC) - back
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(start)
+        request = submission_pb2.GetUsageRequest(
+            since=stamp, by=grouping.to_pb(), all_users=all_users
+        )
+        response = self._unary("GetUsage", self._stub.GetUsage, request)
+        return UsageReport.from_pb(response, grouping, all_users)

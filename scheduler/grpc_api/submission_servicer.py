@@ -10,16 +10,18 @@ from berth.scheduler.v1 import submission_pb2, submission_pb2_grpc
 
 from scheduler.auth.interceptor import principal
 from scheduler.domain.jobs import SubmitRequest
-from scheduler.grpc_api import convert
+from scheduler.grpc_api import convert, usage_messages
 from scheduler.grpc_api.errors import server_stream, unary
 from scheduler.service.submissions import SubmissionOperations
+from scheduler.service.usage_reads import UsageReads
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
-    def __init__(self, operations: SubmissionOperations) -> None:
+    def __init__(self, operations: SubmissionOperations, usage: UsageReads) -> None:
         self._ops = operations
+        self._usage = usage
 
     @unary
     async def SubmitJob(
@@ -109,3 +111,15 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
     ) -> AsyncIterator[submission_pb2.JobInfo]:
         async for view in self._ops.watch(principal(), request.job_id):
             yield convert.job_info(view)
+
+    @unary
+    async def GetUsage(
+        self, request: submission_pb2.GetUsageRequest, context: Context
+    ) -> submission_pb2.GetUsageResponse:
+        report = await self._usage.report(
+            principal(),
+            convert.epoch_seconds(request.since, "since"),
+            usage_messages.grouping(request.by),
+            all_users=request.all_users,
+        )
+        return usage_messages.usage_response(report)

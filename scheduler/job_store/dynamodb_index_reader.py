@@ -17,6 +17,7 @@ from scheduler.aws.aws_errors import translate_aws_errors
 from scheduler.aws.table_definitions import JOB_ID
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import JobStatus
+from scheduler.job_store.job_item_codec import number
 from scheduler.job_store.page_tokens import BAD_TOKEN
 
 if TYPE_CHECKING:
@@ -39,7 +40,11 @@ def error_code(error: ClientError) -> str:
 
 @dataclass(frozen=True)
 class IndexQuery:
-    """One index partition (`hash_attr` = `hash_value`), optionally filtered."""
+    """One index partition (`hash_attr` = `hash_value`), optionally filtered.
+
+    `range_from`: only items whose range key is at least this (a key condition:
+    the items before it are never read, unlike a filter's).
+    """
 
     index: str
     hash_attr: str
@@ -47,6 +52,7 @@ class IndexQuery:
     hash_value: str
     status: JobStatus | None = None
     backend: str | None = None
+    range_from: float | None = None
 
 
 class JobIndexReader:
@@ -70,6 +76,9 @@ class JobIndexReader:
         """
         key_condition = f"#{query.hash_attr} = :hash"
         values: dict[str, AttributeValueTypeDef] = {":hash": {"S": query.hash_value}}
+        if query.range_from is not None:
+            key_condition += f" AND #{query.range_attr} >= :range_from"
+            values[":range_from"] = {"N": number(query.range_from)}
         filters = []
         if query.status is not None:
             filters.append("#status = :filter_status")

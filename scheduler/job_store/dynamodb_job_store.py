@@ -77,17 +77,20 @@ class DynamoDbJobStore:
         retention_days: int = 31,
         clock: Callable[[], float] = time.time,
         query_batch: int = 100,
+        usage_page: int = 1000,
     ) -> None:
         """`retention_days` bounds how far back the admin listing walks (job TTL).
 
         `query_batch` is how many items one Query evaluates while a filtered
         listing fills its page: larger costs read capacity, smaller round trips.
+        `usage_page`: how many items one Query of a usage report reads.
         """
         self._client = client
         self._table = table_name
         self._retention_days = retention_days
         self._clock = clock
         self._indexes = JobIndexReader(client, table_name, query_batch)
+        self._usage_page = usage_page
 
     # --- single jobs -------------------------------------------------------
 
@@ -311,6 +314,33 @@ class DynamoDbJobStore:
             if len(collected) == page_size:
                 return _page(collected, all_page_token(day, None) if day >= oldest else "")
         return _page(collected, "")
+
+    def pages_submitted_since(
+        self, since: float, *, owner: str | None
+    ) -> Iterator[list[JobRecord]]:
+        """The owner index for one owner; for everyone, the day index, one day after another.
+
+        The range key condition skips older jobs unread; each Query reads up to
+        `usage_page` items (and at most 1 MB), and each day costs one at least.
+        """
+        if owner is not None:
+            query = IndexQuery(OWNER_INDEX, "owner", "submitted_at", owner, range_from=since)
+            yield from self._pages(query)
+            return
+        first = utc_day(since)
+        day = utc_day(max(self._clock() + _CLOCK_SKEW_S, since))
+        while day >= first:
+            query = IndexQuery(DAY_INDEX, SUBMITTED_DAY, "submitted_at", day, range_from=since)
+            yield from self._pages(query)
+            day = _previous_day(day)
+
+    def _pages(self, query: IndexQuery) -> Iterator[list[JobRecord]]:
+        start: Item | None = None
+        while True:
+            items, start = self._indexes.read(query, start, limit=self._usage_page)
+            yield [item_to_job(item) for item in items]
+            if start is None:
+                return
 
 
 def _position(key: Item) -> Position:

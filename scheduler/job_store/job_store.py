@@ -174,3 +174,13 @@ class JobStore(Protocol):
         page_token: str,
     ) -> JobPage:
         """Every owner's jobs, newest submitted first (for admins)."""
+
+    def pages_submitted_since(
+        self, since: float, *, owner: str | None
+    ) -> Iterator[list[JobRecord]]:
+        """Every job submitted at or after `since`: the owner's, or everyone's when None.
+
+        One list per storage read, in no promised order (a usage report folds
+        them): the number of lists is the report's cost. MUST NOT read jobs
+        submitted before `since`; a list MAY be empty.
+        """

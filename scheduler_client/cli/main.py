@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from scheduler_client.cli import exit_codes, job_commands, overview_commands
+from scheduler_client.cli import exit_codes, job_commands, overview_commands, usage_command
 from scheduler_client.cli.connection import UsageError, add_connection_options
 from scheduler_client.cli.formatting import Output
 from scheduler_client.durations import parse_duration
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     job_commands.add_commands(command, duration_arg)
     overview_commands.add_commands(command)
+    usage_command.add_command(command)
     return parser
 
 

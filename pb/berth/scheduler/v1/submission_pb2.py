@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from berth.scheduler.v1 import job_pb2 as berth_dot_scheduler_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#berth/scheduler/v1/submission.proto\x12\x12\x62\x65rth.scheduler.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1c\x62\x65rth/scheduler/v1/job.proto\":\n\rSubmitOptions\x12\x10\n\x08save_job\x18\x01 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"l\n\x10SubmitJobRequest\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.berth.scheduler.v1.Job\x12\x32\n\x07options\x18\x02 \x01(\x0b\x32!.berth.scheduler.v1.SubmitOptions\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\\\n\x11\x43\x61ncelJobResponse\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.berth.scheduler.v1.JobStatus\x12\x18\n\x10\x63\x61ncel_requested\x18\x02 \x01(\x08\"%\n\x13GetJobStatusRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xcd\x04\n\x07JobInfo\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.berth.scheduler.v1.JobStatus\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x16\n\x0equeue_position\x18\x04 \x01(\x03\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x16\n\x0e\x61\x63tual_backend\x18\x06 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x07 \x01(\t\x12\x0f\n\x07n_shots\x18\x08 \x01(\x03\x12*\n\x07timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x61ttempt\x18\n \x01(\x05\x12\x18\n\x10\x63\x61ncel_requested\x18\x0b \x01(\x08\x12\x35\n\ntimestamps\x18\x0c \x01(\x0b\x32!.berth.scheduler.v1.JobTimestamps\x12.\n\x08versions\x18\r \x01(\x0b\x32\x1c.berth.scheduler.v1.Versions\x12\x13\n\x0binput_bytes\x18\x0e \x01(\x03\x12\x18\n\x10result_raw_bytes\x18\x0f \x01(\x03\x12\x1c\n\x14result_encoded_bytes\x18\x10 \x01(\x03\x12\x12\n\nowner_name\x18\x11 \x01(\t\x12?\n\nparameters\x18\x12 \x03(\x0b\x32+.berth.scheduler.v1.JobInfo.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xaf\x01\n\x14GetJobResultResponse\x12\x30\n\x06result\x18\x01 \x01(\x0b\x32 .berth.scheduler.v1.DownloadLink\x12-\n\x03log\x18\x02 \x01(\x0b\x32 .berth.scheduler.v1.DownloadLink\x12\x18\n\x10result_raw_bytes\x18\x03 \x01(\x03\x12\x1c\n\x14result_encoded_bytes\x18\x04 \x01(\x03\"\"\n\x10GetJobLogRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"B\n\x11GetJobLogResponse\x12-\n\x03log\x18\x01 \x01(\x0b\x32 .berth.scheduler.v1.DownloadLink\"\x8b\x01\n\x0fListJobsRequest\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.berth.scheduler.v1.JobStatus\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x11\n\tall_users\x18\x03 \x01(\x08\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"V\n\x10ListJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.berth.scheduler.v1.JobInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x17GetServiceStatusRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\"\xc3\x01\n\x18GetServiceStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x36\n\x0c\x61vailability\x18\x02 \x01(\x0e\x32 .berth.scheduler.v1.Availability\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0cqueue_length\x18\x04 \x01(\x03\x12\x33\n\x10role_max_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t*\x84\x01\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41VAILABILITY_AVAILABLE\x10\x01\x12\x1c\n\x18\x41VAILABILITY_MAINTENANCE\x10\x02\x12\x1c\n\x18\x41VAILABILITY_UNAVAILABLE\x10\x03\x32\xf0\x05\n\x11SubmissionService\x12X\n\tSubmitJob\x12$.berth.scheduler.v1.SubmitJobRequest\x1a%.berth.scheduler.v1.SubmitJobResponse\x12X\n\tCancelJob\x12$.berth.scheduler.v1.CancelJobRequest\x1a%.berth.scheduler.v1.CancelJobResponse\x12T\n\x0cGetJobStatus\x12\'.berth.scheduler.v1.GetJobStatusRequest\x1a\x1b.berth.scheduler.v1.JobInfo\x12\x61\n\x0cGetJobResult\x12\'.berth.scheduler.v1.GetJobResultRequest\x1a(.berth.scheduler.v1.GetJobResultResponse\x12X\n\tGetJobLog\x12$.berth.scheduler.v1.GetJobLogRequest\x1a%.berth.scheduler.v1.GetJobLogResponse\x12U\n\x08ListJobs\x12#.berth.scheduler.v1.ListJobsRequest\x1a$.berth.scheduler.v1.ListJobsResponse\x12m\n\x10GetServiceStatus\x12+.berth.scheduler.v1.GetServiceStatusRequest\x1a,.berth.scheduler.v1.GetServiceStatusResponse\x12N\n\x08WatchJob\x12#.berth.scheduler.v1.WatchJobRequest\x1a\x1b.berth.scheduler.v1.JobInfo0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#berth/scheduler/v1/submission.proto\x12\x12\x62\x65rth.scheduler.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1c\x62\x65rth/scheduler/v1/job.proto\":\n\rSubmitOptions\x12\x10\n\x08save_job\x18\x01 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"l\n\x10SubmitJobRequest\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.berth.scheduler.v1.Job\x12\x32\n\x07options\x18\x02 \x01(\x0b\x32!.berth.scheduler.v1.SubmitOptions\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\\\n\x11\x43\x61ncelJobResponse\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.berth.scheduler.v1.JobStatus\x12\x18\n\x10\x63\x61ncel_requested\x18\x02 \x01(\x08\"%\n\x13GetJobStatusRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xcd\x04\n\x07JobInfo\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.berth.scheduler.v1.JobStatus\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x16\n\x0equeue_position\x18\x04 \x01(\x03\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x16\n\x0e\x61\x63tual_backend\x18\x06 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x07 \x01(\t\x12\x0f\n\x07n_shots\x18\x08 \x01(\x03\x12*\n\x07timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x61ttempt\x18\n \x01(\x05\x12\x18\n\x10\x63\x61ncel_requested\x18\x0b \x01(\x08\x12\x35\n\ntimestamps\x18\x0c \x01(\x0b\x32!.berth.scheduler.v1.JobTimestamps\x12.\n\x08versions\x18\r \x01(\x0b\x32\x1c.berth.scheduler.v1.Versions\x12\x13\n\x0binput_bytes\x18\x0e \x01(\x03\x12\x18\n\x10result_raw_bytes\x18\x0f \x01(\x03\x12\x1c\n\x14result_encoded_bytes\x18\x10 \x01(\x03\x12\x12\n\nowner_name\x18\x11 \x01(\t\x12?\n\nparameters\x18\x12 \x03(\x0b\x32+.berth.scheduler.v1.JobInfo.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xaf\x01\n\x14GetJobResultResponse\x12\x30\n\x06result\x18\x01 \x01(\x0b\x32 .berth.scheduler.v1.DownloadLink\x12-\n\x03log\x18\x02 \x01(\x0b\x32 .berth.scheduler.v1.DownloadLink\x12\x18\n\x10result_raw_bytes\x18\x03 \x01(\x03\x12\x1c\n\x14result_encoded_bytes\x18\x04 \x01(\x03\"\"\n\x10GetJobLogRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"B\n\x11GetJobLogResponse\x12-\n\x03log\x18\x01 \x01(\x0b\x32 .berth.scheduler.v1.DownloadLink\"\x8b\x01\n\x0fListJobsRequest\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.berth.scheduler.v1.JobStatus\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x11\n\tall_users\x18\x03 \x01(\x08\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"V\n\x10ListJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.berth.scheduler.v1.JobInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x17GetServiceStatusRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\"\xc3\x01\n\x18GetServiceStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x36\n\x0c\x61vailability\x18\x02 \x01(\x0e\x32 .berth.scheduler.v1.Availability\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0cqueue_length\x18\x04 \x01(\x03\x12\x33\n\x10role_max_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"~\n\x0fGetUsageRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x02\x62y\x18\x02 \x01(\x0e\x32!.berth.scheduler.v1.UsageGrouping\x12\x11\n\tall_users\x18\x03 \x01(\x08\"\xea\x03\n\x0cUsageFigures\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04jobs\x18\x02 \x01(\x03\x12J\n\x0ejobs_by_status\x18\x03 \x03(\x0b\x32\x32.berth.scheduler.v1.UsageFigures.JobsByStatusEntry\x12\x0c\n\x04runs\x18\x04 \x01(\x03\x12\x31\n\x0erun_time_total\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0crun_time_p50\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0crun_time_p95\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x64\x65queued\x18\x08 \x01(\x03\x12\x31\n\x0equeue_time_p50\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0equeue_time_p95\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x62ytes_in\x18\x0b \x01(\x03\x12\x11\n\tbytes_out\x18\x0c \x01(\x03\x1a\x33\n\x11JobsByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xe4\x01\n\x10GetUsageResponse\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x05total\x18\x03 \x01(\x0b\x32 .berth.scheduler.v1.UsageFigures\x12\x30\n\x06groups\x18\x04 \x03(\x0b\x32 .berth.scheduler.v1.UsageFigures\x12\x17\n\x0fstorage_queries\x18\x05 \x01(\x03*\x84\x01\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41VAILABILITY_AVAILABLE\x10\x01\x12\x1c\n\x18\x41VAILABILITY_MAINTENANCE\x10\x02\x12\x1c\n\x18\x41VAILABILITY_UNAVAILABLE\x10\x03*|\n\rUsageGrouping\x12\x1e\n\x1aUSAGE_GROUPING_UNSPECIFIED\x10\x00\x12\x1a\n\x16USAGE_GROUPING_BACKEND\x10\x01\x12\x16\n\x12USAGE_GROUPING_DAY\x10\x02\x12\x17\n\x13USAGE_GROUPING_USER\x10\x03\x32\xc7\x06\n\x11SubmissionService\x12X\n\tSubmitJob\x12$.berth.scheduler.v1.SubmitJobRequest\x1a%.berth.scheduler.v1.SubmitJobResponse\x12X\n\tCancelJob\x12$.berth.scheduler.v1.CancelJobRequest\x1a%.berth.scheduler.v1.CancelJobResponse\x12T\n\x0cGetJobStatus\x12\'.berth.scheduler.v1.GetJobStatusRequest\x1a\x1b.berth.scheduler.v1.JobInfo\x12\x61\n\x0cGetJobResult\x12\'.berth.scheduler.v1.GetJobResultRequest\x1a(.berth.scheduler.v1.GetJobResultResponse\x12X\n\tGetJobLog\x12$.berth.scheduler.v1.GetJobLogRequest\x1a%.berth.scheduler.v1.GetJobLogResponse\x12U\n\x08ListJobs\x12#.berth.scheduler.v1.ListJobsRequest\x1a$.berth.scheduler.v1.ListJobsResponse\x12m\n\x10GetServiceStatus\x12+.berth.scheduler.v1.GetServiceStatusRequest\x1a,.berth.scheduler.v1.GetServiceStatusResponse\x12N\n\x08WatchJob\x12#.berth.scheduler.v1.WatchJobRequest\x1a\x1b.berth.scheduler.v1.JobInfo0\x01\x12U\n\x08GetUsage\x12#.berth.scheduler.v1.GetUsageRequest\x1a$.berth.scheduler.v1.GetUsageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,42 +36,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOBINFO_PARAMETERSENTRY']._loaded_options = None
   _globals['_JOBINFO_PARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_AVAILABILITY']._serialized_start=1918
-  _globals['_AVAILABILITY']._serialized_end=2050
-  _globals['_SUBMITOPTIONS']._serialized_start=121
-  _globals['_SUBMITOPTIONS']._serialized_end=179
-  _globals['_SUBMITJOBREQUEST']._serialized_start=181
-  _globals['_SUBMITJOBREQUEST']._serialized_end=289
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=291
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=326
-  _globals['_CANCELJOBREQUEST']._serialized_start=328
-  _globals['_CANCELJOBREQUEST']._serialized_end=362
-  _globals['_CANCELJOBRESPONSE']._serialized_start=364
-  _globals['_CANCELJOBRESPONSE']._serialized_end=456
-  _globals['_GETJOBSTATUSREQUEST']._serialized_start=458
-  _globals['_GETJOBSTATUSREQUEST']._serialized_end=495
-  _globals['_JOBINFO']._serialized_start=498
-  _globals['_JOBINFO']._serialized_end=1087
-  _globals['_JOBINFO_PARAMETERSENTRY']._serialized_start=1038
-  _globals['_JOBINFO_PARAMETERSENTRY']._serialized_end=1087
-  _globals['_GETJOBRESULTREQUEST']._serialized_start=1089
-  _globals['_GETJOBRESULTREQUEST']._serialized_end=1126
-  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1129
-  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1304
-  _globals['_GETJOBLOGREQUEST']._serialized_start=1306
-  _globals['_GETJOBLOGREQUEST']._serialized_end=1340
-  _globals['_GETJOBLOGRESPONSE']._serialized_start=1342
-  _globals['_GETJOBLOGRESPONSE']._serialized_end=1408
-  _globals['_LISTJOBSREQUEST']._serialized_start=1411
-  _globals['_LISTJOBSREQUEST']._serialized_end=1550
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1552
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1638
-  _globals['_GETSERVICESTATUSREQUEST']._serialized_start=1640
-  _globals['_GETSERVICESTATUSREQUEST']._serialized_end=1682
-  _globals['_GETSERVICESTATUSRESPONSE']._serialized_start=1685
-  _globals['_GETSERVICESTATUSRESPONSE']._serialized_end=1880
-  _globals['_WATCHJOBREQUEST']._serialized_start=1882
-  _globals['_WATCHJOBREQUEST']._serialized_end=1915
-  _globals['_SUBMISSIONSERVICE']._serialized_start=2053
-  _globals['_SUBMISSIONSERVICE']._serialized_end=2805
+  _globals['_USAGEFIGURES_JOBSBYSTATUSENTRY']._loaded_options = None
+  _globals['_USAGEFIGURES_JOBSBYSTATUSENTRY']._serialized_options = b'8\001'
+  _globals['_AVAILABILITY']._serialized_start=2803
+  _globals['_AVAILABILITY']._serialized_end=2935
+  _globals['_USAGEGROUPING']._serialized_start=2937
+  _globals['_USAGEGROUPING']._serialized_end=3061
+  _globals['_SUBMITOPTIONS']._serialized_start=154
+  _globals['_SUBMITOPTIONS']._serialized_end=212
+  _globals['_SUBMITJOBREQUEST']._serialized_start=214
+  _globals['_SUBMITJOBREQUEST']._serialized_end=322
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=324
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=359
+  _globals['_CANCELJOBREQUEST']._serialized_start=361
+  _globals['_CANCELJOBREQUEST']._serialized_end=395
+  _globals['_CANCELJOBRESPONSE']._serialized_start=397
+  _globals['_CANCELJOBRESPONSE']._serialized_end=489
+  _globals['_GETJOBSTATUSREQUEST']._serialized_start=491
+  _globals['_GETJOBSTATUSREQUEST']._serialized_end=528
+  _globals['_JOBINFO']._serialized_start=531
+  _globals['_JOBINFO']._serialized_end=1120
+  _globals['_JOBINFO_PARAMETERSENTRY']._serialized_start=1071
+  _globals['_JOBINFO_PARAMETERSENTRY']._serialized_end=1120
+  _globals['_GETJOBRESULTREQUEST']._serialized_start=1122
+  _globals['_GETJOBRESULTREQUEST']._serialized_end=1159
+  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1162
+  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1337
+  _globals['_GETJOBLOGREQUEST']._serialized_start=1339
+  _globals['_GETJOBLOGREQUEST']._serialized_end=1373
+  _globals['_GETJOBLOGRESPONSE']._serialized_start=1375
+  _globals['_GETJOBLOGRESPONSE']._serialized_end=1441
+  _globals['_LISTJOBSREQUEST']._serialized_start=1444
+  _globals['_LISTJOBSREQUEST']._serialized_end=1583
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1585
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1671
+  _globals['_GETSERVICESTATUSREQUEST']._serialized_start=1673
+  _globals['_GETSERVICESTATUSREQUEST']._serialized_end=1715
+  _globals['_GETSERVICESTATUSRESPONSE']._serialized_start=1718
+  _globals['_GETSERVICESTATUSRESPONSE']._serialized_end=1913
+  _globals['_WATCHJOBREQUEST']._serialized_start=1915
+  _globals['_WATCHJOBREQUEST']._serialized_end=1948
+  _globals['_GETUSAGEREQUEST']._serialized_start=1950
+  _globals['_GETUSAGEREQUEST']._serialized_end=2076
+  _globals['_USAGEFIGURES']._serialized_start=2079
+  _globals['_USAGEFIGURES']._serialized_end=2569
+  _globals['_USAGEFIGURES_JOBSBYSTATUSENTRY']._serialized_start=2518
+  _globals['_USAGEFIGURES_JOBSBYSTATUSENTRY']._serialized_end=2569
+  _globals['_GETUSAGERESPONSE']._serialized_start=2572
+  _globals['_GETUSAGERESPONSE']._serialized_end=2800
+  _globals['_SUBMISSIONSERVICE']._serialized_start=3064
+  _globals['_SUBMISSIONSERVICE']._serialized_end=3903
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -39,6 +40,33 @@ AVAILABILITY_AVAILABLE: Availability.ValueType  # 1
 AVAILABILITY_MAINTENANCE: Availability.ValueType  # 2
 AVAILABILITY_UNAVAILABLE: Availability.ValueType  # 3
 Global___Availability: _TypeAlias = Availability  # noqa: Y015
+
+class _UsageGrouping:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UsageGroupingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UsageGrouping.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    USAGE_GROUPING_UNSPECIFIED: _UsageGrouping.ValueType  # 0
+    """the total only"""
+    USAGE_GROUPING_BACKEND: _UsageGrouping.ValueType  # 1
+    """the backend each job asked for"""
+    USAGE_GROUPING_DAY: _UsageGrouping.ValueType  # 2
+    """the UTC day each job was submitted"""
+    USAGE_GROUPING_USER: _UsageGrouping.ValueType  # 3
+    """the token's name (admin, with all_users)"""
+
+class UsageGrouping(_UsageGrouping, metaclass=_UsageGroupingEnumTypeWrapper): ...
+
+USAGE_GROUPING_UNSPECIFIED: UsageGrouping.ValueType  # 0
+"""the total only"""
+USAGE_GROUPING_BACKEND: UsageGrouping.ValueType  # 1
+"""the backend each job asked for"""
+USAGE_GROUPING_DAY: UsageGrouping.ValueType  # 2
+"""the UTC day each job was submitted"""
+USAGE_GROUPING_USER: UsageGrouping.ValueType  # 3
+"""the token's name (admin, with all_users)"""
+Global___UsageGrouping: _TypeAlias = UsageGrouping  # noqa: Y015
 
 @_typing.final
 class SubmitOptions(_message.Message):
@@ -487,3 +515,159 @@ class WatchJobRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchJobRequest: _TypeAlias = WatchJobRequest  # noqa: Y015
+
+@_typing.final
+class GetUsageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SINCE_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    ALL_USERS_FIELD_NUMBER: _builtins.int
+    by: Global___UsageGrouping.ValueType
+    all_users: _builtins.bool
+    """admin only"""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """jobs submitted at or after; at most the retention back"""
+
+    def __init__(
+        self,
+        *,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        by: Global___UsageGrouping.ValueType = ...,
+        all_users: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_users", b"all_users", "by", b"by", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageRequest: _TypeAlias = GetUsageRequest  # noqa: Y015
+
+@_typing.final
+class UsageFigures(_message.Message):
+    """Figures over one group of jobs. Times are over the jobs that have them:
+    run time over jobs an agent ran to an end, queue time over jobs an agent took.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class JobsByStatusEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    KEY_FIELD_NUMBER: _builtins.int
+    JOBS_FIELD_NUMBER: _builtins.int
+    JOBS_BY_STATUS_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    RUN_TIME_TOTAL_FIELD_NUMBER: _builtins.int
+    RUN_TIME_P50_FIELD_NUMBER: _builtins.int
+    RUN_TIME_P95_FIELD_NUMBER: _builtins.int
+    DEQUEUED_FIELD_NUMBER: _builtins.int
+    QUEUE_TIME_P50_FIELD_NUMBER: _builtins.int
+    QUEUE_TIME_P95_FIELD_NUMBER: _builtins.int
+    BYTES_IN_FIELD_NUMBER: _builtins.int
+    BYTES_OUT_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """the backend, day or user; empty for the total"""
+    jobs: _builtins.int
+    runs: _builtins.int
+    dequeued: _builtins.int
+    bytes_in: _builtins.int
+    """the submit requests, as counted against limits"""
+    bytes_out: _builtins.int
+    """stored results (gzip) and logs"""
+    @_builtins.property
+    def jobs_by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """"COMPLETED", "FAILED", ..., "QUEUED", "RUNNING" """
+
+    @_builtins.property
+    def run_time_total(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def run_time_p50(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def run_time_p95(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def queue_time_p50(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def queue_time_p95(self) -> _duration_pb2.Duration: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        jobs: _builtins.int = ...,
+        jobs_by_status: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        runs: _builtins.int = ...,
+        run_time_total: _duration_pb2.Duration | None = ...,
+        run_time_p50: _duration_pb2.Duration | None = ...,
+        run_time_p95: _duration_pb2.Duration | None = ...,
+        dequeued: _builtins.int = ...,
+        queue_time_p50: _duration_pb2.Duration | None = ...,
+        queue_time_p95: _duration_pb2.Duration | None = ...,
+        bytes_in: _builtins.int = ...,
+        bytes_out: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["queue_time_p50", b"queue_time_p50", "queue_time_p95", b"queue_time_p95", "run_time_p50", b"run_time_p50", "run_time_p95", b"run_time_p95", "run_time_total", b"run_time_total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in", b"bytes_in", "bytes_out", b"bytes_out", "dequeued", b"dequeued", "jobs", b"jobs", "jobs_by_status", b"jobs_by_status", "key", b"key", "queue_time_p50", b"queue_time_p50", "queue_time_p95", b"queue_time_p95", "run_time_p50", b"run_time_p50", "run_time_p95", b"run_time_p95", "run_time_total", b"run_time_total", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageFigures: _TypeAlias = UsageFigures  # noqa: Y015
+
+@_typing.final
+class GetUsageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    STORAGE_QUERIES_FIELD_NUMBER: _builtins.int
+    storage_queries: _builtins.int
+    """index queries (pages) the report cost"""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """when the report was read"""
+
+    @_builtins.property
+    def total(self) -> Global___UsageFigures: ...
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageFigures]:
+        """sorted by key; empty without a grouping"""
+
+    def __init__(
+        self,
+        *,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        total: Global___UsageFigures | None = ...,
+        groups: _abc.Iterable[Global___UsageFigures] | None = ...,
+        storage_queries: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "total", b"total", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["groups", b"groups", "since", b"since", "storage_queries", b"storage_queries", "total", b"total", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015

@@ -74,6 +74,11 @@ class SubmissionServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/GetUsage',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
 
 
 class SubmissionServiceServicer:
@@ -128,6 +133,13 @@ class SubmissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubmissionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +182,11 @@ def add_SubmissionServiceServicer_to_server(servicer, server):
                     servicer.WatchJob,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.WatchJobRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +405,33 @@ class SubmissionService:
             '/berth.scheduler.v1.SubmissionService/WatchJob',
             berth_dot_scheduler_dot_v1_dot_submission__pb2.WatchJobRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/GetUsage',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

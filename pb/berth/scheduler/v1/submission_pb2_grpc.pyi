@@ -40,6 +40,8 @@ class SubmissionServiceStub:
     GetServiceStatus: _grpc.UnaryUnaryMultiCallable[_submission_pb2.GetServiceStatusRequest, _submission_pb2.GetServiceStatusResponse]
     WatchJob: _grpc.UnaryStreamMultiCallable[_submission_pb2.WatchJobRequest, _submission_pb2.JobInfo]
     """One message at once with the current status, then one per change, until terminal."""
+    GetUsage: _grpc.UnaryUnaryMultiCallable[_submission_pb2.GetUsageRequest, _submission_pb2.GetUsageResponse]
+    """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
 
 @_typing.type_check_only
 class SubmissionServiceAsyncStub(SubmissionServiceStub):
@@ -53,6 +55,8 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     GetServiceStatus: _aio.UnaryUnaryMultiCallable[_submission_pb2.GetServiceStatusRequest, _submission_pb2.GetServiceStatusResponse]  # type: ignore[assignment]
     WatchJob: _aio.UnaryStreamMultiCallable[_submission_pb2.WatchJobRequest, _submission_pb2.JobInfo]  # type: ignore[assignment]
     """One message at once with the current status, then one per change, until terminal."""
+    GetUsage: _aio.UnaryUnaryMultiCallable[_submission_pb2.GetUsageRequest, _submission_pb2.GetUsageResponse]  # type: ignore[assignment]
+    """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -111,5 +115,13 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_submission_pb2.JobInfo], _abc.AsyncIterator[_submission_pb2.JobInfo]]:
         """One message at once with the current status, then one per change, until terminal."""
+
+    @_abc_1.abstractmethod
+    def GetUsage(
+        self,
+        request: _submission_pb2.GetUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_submission_pb2.GetUsageResponse, _abc.Awaitable[_submission_pb2.GetUsageResponse]]:
+        """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
