@@ -69,11 +69,11 @@ def bytes_out(job: JobRecord) -> int:
     return job.result_encoded_bytes + job.log_bytes
 
 
-def nearest_rank(sorted_values: list[float], percent: float) -> float:
+def nearest_rank(sorted_values: list[float], percent: int) -> float:
     """The smallest value with at least `percent` % of values at or below it; 0 for none."""
     if not sorted_values:
         return 0.0
-    rank = max(math.ceil(percent / 100 * len(sorted_values)), 1)
+    rank = max(-(-percent * len(sorted_values) // 100), 1)  # ceil, in integers: exact
     return sorted_values[rank - 1]
 
 
