@@ -26,7 +26,7 @@ from scheduler.job_store.memory_job_store import MemoryJobStore
 from tests.job_records import ALICE, BOB, DAY, NOW, completion, new_job
 
 
-def dynamodb_store(*, query_batch: int = 100) -> DynamoDbJobStore:
+def dynamodb_store(*, query_batch: int = 100, usage_page: int = 1000) -> DynamoDbJobStore:
     settings = AwsSettings()  # region and fake credentials from the test environment
     suffix = uuid.uuid4().hex[:8]
     provision(
@@ -44,11 +44,12 @@ def dynamodb_store(*, query_batch: int = 100) -> DynamoDbJobStore:
         f"jobs-{suffix}",
         clock=lambda: NOW,
         query_batch=query_batch,
+        usage_page=usage_page,
     )
 
 
-def memory_store(*, query_batch: int = 100) -> MemoryJobStore:
-    """`query_batch` is the DynamoDB store's: here every listing reads everything at once."""
+def memory_store(*, query_batch: int = 100, usage_page: int = 1000) -> MemoryJobStore:
+    """`query_batch`, `usage_page`: the DynamoDB store's; here every read reads everything."""
     return MemoryJobStore(clock=lambda: NOW)
 
 
@@ -674,6 +675,36 @@ def test_list_all_walks_back_over_the_retention_window_only(store: JobStore) -> 
     created(store, new_job(submitted_at=NOW - 40 * DAY))  # past the 31-day job TTL
     page = store.list_all(status=None, backend=None, page_size=10, page_token="")
     assert _ids_of(page.jobs) == [recent.job_id]
+
+
+# --- pages_submitted_since ----------------------------------------------------------------
+
+
+def test_pages_submitted_since_reads_the_window_of_one_owner_or_everyone(
+    make_store: Callable[..., JobStore],
+) -> None:
+    store = make_store(usage_page=2)
+    since = NOW - 3 * DAY
+    alice = [
+        created(store, new_job(owner=ALICE, submitted_at=since + t)) for t in (0, 9, DAY, 2 * DAY)
+    ]
+    bob = [created(store, new_job(owner=BOB, submitted_at=since + t)) for t in (5, 2.5 * DAY)]
+    created(store, new_job(owner=ALICE, submitted_at=since - 0.001))
+    created(store, new_job(owner=BOB, submitted_at=since - 20 * DAY))
+
+    def read(owner: str | None) -> tuple[set[str], list[list[JobRecord]]]:
+        pages = list(store.pages_submitted_since(since, owner=owner))
+        ids = [job.job_id for page in pages for job in page]
+        assert len(ids) == len(set(ids))  # each job once
+        return set(ids), pages
+
+    ids, pages = read(ALICE)
+    assert ids == {job.job_id for job in alice}
+    if isinstance(store, DynamoDbJobStore):  # its pages are Queries of `usage_page` items
+        assert len(pages) >= 2 and all(len(page) <= 2 for page in pages)
+    everyone, _ = read(None)
+    assert everyone == {job.job_id for job in alice + bob}
+    assert read("c" * 64)[0] == set()
 
 
 # --- records are values ------------------------------------------------------------------

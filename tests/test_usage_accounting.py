@@ -63,6 +63,7 @@ def seed_jobs(
         job = new_job(owner=owner, backend=rng.choice(BACKENDS), submitted_at=now - back)
         job.owner_name, job.size_bytes = owners[owner], rng.randrange(100, 50_000)
         job.job_expiry, job.inline_input = int(now + 30 * DAY), b"x"
+        job.timeout_s = 60 * DAY  # the scheduler must not end a seeded RUNNING job
         model.append(job)
     assert not store.create_many(model)
     for job in model:

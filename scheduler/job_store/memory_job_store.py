@@ -239,6 +239,17 @@ class MemoryJobStore:
             lambda last: all_page_token(_utc_day(last.submitted_at), _position(last)),
         )
 
+    def pages_submitted_since(
+        self, since: float, *, owner: str | None
+    ) -> Iterator[list[JobRecord]]:
+        """One page: here a read costs nothing."""
+        with self._lock:
+            yield [
+                _copy(job)
+                for job in self._jobs.values()
+                if job.submitted_at >= since and (owner is None or job.owner == owner)
+            ]
+
     def _newest_first(
         self,
         listed: Guard,
