@@ -9,8 +9,8 @@ Jobs table (PAY_PER_REQUEST, TTL on `job_expiry`, epoch seconds as a Number):
 |--------------------|-----------------------|----------------|---------------------------------|
 | (table)            | job_id S              |                | every transition                |
 | status-queued_at   | status S              | queued_at N    | recovery, other replicas' jobs  |
-| owner-submitted_at | owner S               | submitted_at N | ListJobs, newest first          |
-| day-submitted_at   | submitted_day S (UTC) | submitted_at N | admins' ListJobs over everyone  |
+| owner-submitted_at | owner S               | submitted_at N | ListJobs, one owner's GetUsage  |
+| day-submitted_at   | submitted_day S (UTC) | submitted_at N | admins' ListJobs, GetUsage      |
 
 All indexes project ALL attributes.
 
