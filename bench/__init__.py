@@ -4,5 +4,3 @@ It measures the scheduler as a separate process against an AWS emulator, and
 in the same run the floors of that stack (bare gRPC, single DynamoDB and S3
 calls), so every target is a ratio that means the same on any machine.
 """
-
-import pb as _pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)

@@ -74,7 +74,7 @@ def package_of(filename: str) -> str:
     parts = path.parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1].split(".")[0]
-    for root in ("scheduler", "token_database", "bench", "pb"):
+    for root in ("scheduler", "token_database", "bench", "berth"):
         if root in parts:
             return f"berth:{root}" if root != "scheduler" else _scheduler_part(parts)
     if filename.startswith("~") or filename.startswith("<"):

@@ -1,4 +1,4 @@
-"""Walk one job through Berth with nothing but the generated gRPC code (pb/).
+"""Walk one job through Berth with nothing but the generated gRPC code (`berth`).
 
 Plays both parts: a researcher submitting a program and fetching its result,
 and an executor agent taking the job, uploading a result, and reporting.
@@ -15,9 +15,6 @@ from pathlib import Path
 
 import grpc
 import requests
-
-# Run as a plain script from a checkout: the generated `berth.*` modules live in pb/.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pb"))
 from berth.scheduler.v1 import (
     execution_pb2,
     execution_pb2_grpc,

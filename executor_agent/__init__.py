@@ -1,6 +1,6 @@
 """The executor agent: runs on a hardware host, pulls jobs for one backend and runs them."""
 
-import pb as _pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
+from berth_common.version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["AGENT_VERSION", "__version__"]
 AGENT_VERSION = f"berth-agent/{__version__}"

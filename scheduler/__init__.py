@@ -1,5 +1,5 @@
 """Berth scheduler: queues jobs per backend and hands them to executor agents."""
 
-import pb as _pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
+from berth_common.version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["__version__"]

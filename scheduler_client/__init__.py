@@ -8,7 +8,6 @@ with Client("localhost:8082") as client:
     data = job.result()
 """
 
-import pb as _pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
 from scheduler_client.client import DEFAULT_CALL_TIMEOUT_S, Client
 from scheduler_client.errors import (
     AuthenticationError,

@@ -1,8 +1,9 @@
-"""Regenerate pb/ from proto/ (messages, gRPC stubs and .pyi stubs).
+"""Regenerate the `berth` package from proto/ (messages, gRPC stubs and .pyi stubs).
 
-Run: pipenv run python scripts/gen_proto.py [OUT_DIR]
-tests/test_generated_code.py regenerates into a temporary directory and fails
-when the committed pb/ differs, so pb/ never drifts from proto/.
+Run: pipenv run python scripts/gen_proto.py [OUT_DIR]   (writes OUT_DIR/berth/)
+The package path is the proto package path, so the generated modules' own imports
+(`from berth.scheduler.v1 import ...`) resolve with no sys.path edits. A test
+regenerates into a temporary directory and fails when the committed berth/ differs.
 """
 
 from __future__ import annotations
@@ -15,27 +16,18 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
-PB_INIT = '''"""Generated protobuf code; importing this package puts `berth.*` on sys.path.
-
-The generated modules import each other by proto path (`berth.scheduler.v1`),
-so the directory holding `berth/` must itself be on sys.path.
-"""
-
-import os
-import sys
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-'''
 
 
 def generate(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
     well_known = str(resources.files("grpc_tools") / "_proto")
+    # mypy-protobuf's plugins sit next to this interpreter, which need not be on PATH.
+    scripts = Path(sys.executable).parent
     args = [
         "protoc",
+        f"--plugin=protoc-gen-mypy={scripts / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={scripts / 'protoc-gen-mypy_grpc'}",
         f"-I{PROTO_DIR}",
         f"-I{well_known}",
         f"--python_out={out_dir}",
@@ -51,9 +43,8 @@ def generate(out_dir: Path) -> None:
         while package_dir != out_dir:
             (package_dir / "__init__.py").touch()
             package_dir = package_dir.parent
-    (out_dir / "__init__.py").write_text(PB_INIT)
-    (out_dir / "py.typed").touch()
+    (out_dir / "berth" / "py.typed").touch()
 
 
 if __name__ == "__main__":
-    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "pb")
+    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT)

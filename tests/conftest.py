@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-import pb  # noqa: F401  (puts the generated `berth.*` modules on sys.path)
 from tests.berth_system import BerthSystem
 from tests.emulator_process import EmulatorServer
 from tests.replica_processes import emulator_process

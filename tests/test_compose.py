@@ -15,10 +15,13 @@ import json
 import re
 import subprocess
 import sys
-from importlib.metadata import packages_distributions
+import tomllib
+from importlib.metadata import distribution, packages_distributions
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from executor_agent.config import parse_config
 from scheduler.aws.__main__ import build_parser as provision_parser
@@ -47,6 +50,7 @@ def wiring_of(name: str) -> Wiring:
 
 
 ONE_SHOT = "service_completed_successfully"
+EMULATOR_SERVICE = "aws"
 
 
 def _depends_on(name: str) -> dict[str, dict[str, str]]:
@@ -77,6 +81,11 @@ def _seconds(duration: str) -> float:
 def test_one_image_runs_every_part_of_the_system() -> None:
     assert {"aws", "init", "tokens", "scheduler", "agent", "cli", "admin"} <= set(SERVICES)
     for name, service in SERVICES.items():
+        if name == EMULATOR_SERVICE:
+            # The deployable image has no emulator: the aws service builds the target adding it.
+            assert service.get("build") == {"context": ".", "target": "emulator"}
+            assert service.get("image") != SERVICES["scheduler"]["image"]
+            continue
         assert service.get("build") == ".", f"{name} must build ./Dockerfile"
         assert service.get("image") == SERVICES["scheduler"]["image"], f"{name}: one image"
     modules = {module_of(service_argv(service))[0] for service in SERVICES.values()}
@@ -243,13 +252,47 @@ def _dockerignored(path: str) -> bool:
     return ignored
 
 
-def test_dockerfile_installs_the_lock_on_python_311_slim() -> None:
-    instructions = _instructions()
-    bases = [rest.split()[0] for keyword, rest in instructions if keyword == "FROM"]
-    assert bases and all(base == "python:3.11-slim" for base in bases)
-    runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
-    assert "pipenv sync" in runs and "--dev" not in runs
-    assert "pipenv install" not in runs and "pipenv lock" not in runs
+def _stages() -> list[tuple[str, str, list[str]]]:
+    """(name, base, the rest of its instructions) per stage, in order."""
+    stages: list[tuple[str, str, list[str]]] = []
+    for keyword, rest in _instructions():
+        if keyword == "FROM":
+            words = rest.split()
+            stages.append((words[-1] if "AS" in words else "", words[0], []))
+        else:
+            stages[-1][2].append(rest)
+    return stages
+
+
+def test_dockerfile_installs_the_wheel_extras_at_the_lock_versions() -> None:
+    stages = _stages()
+    by_name = {name: stage for stage in stages for name in [stage[0]] if name}
+    assert all(base == "python:3.11-slim" or base in by_name for _, base, _ in stages)
+    runs = " ".join(rest for keyword, rest in _instructions() if keyword == "RUN")
+    assert "lock_constraints.py Pipfile.lock" in runs and "pipenv" not in runs
+    assert "--constraint" in runs and "[scheduler,agent]" in runs
+    # The default target is the last stage: neither it nor what it builds on adds the emulator.
+    deployed, stage = [], stages[-1]
+    while True:
+        deployed += stage[2]
+        if stage[1] not in by_name:
+            break
+        stage = by_name[stage[1]]
+    assert deployed and not any("moto" in rest for rest in deployed)
+    assert any("moto" in rest for rest in by_name["emulator"][2])
+
+
+def test_lock_constraints_pin_every_runtime_package() -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/lock_constraints.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pins = dict(line.split(";")[0].split("==") for line in done.stdout.splitlines())
+    assert {"boto3", "grpcio", "protobuf", "moto"} <= set(pins)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", name) for name in pins), "no extras, no paths"
 
 
 def test_dockerfile_copies_sources_that_exist_and_reach_the_build() -> None:
@@ -290,31 +333,43 @@ def test_no_package_registry_is_named_in_the_build() -> None:
     assert lock["_meta"]["sources"] == []
 
 
-def _development_only_modules() -> set[str]:
-    """Top-level modules of the packages `pipenv sync` (no --dev) leaves out of the image."""
-
-    def normal(name: str) -> str:
-        return re.sub(r"[-_.]+", "-", name).lower()
-
-    lock = json.loads((ROOT / "Pipfile.lock").read_text(encoding="utf-8"))
-    runtime = {normal(name) for name in lock["default"]}
-    dev_only = {normal(name) for name in lock["develop"]} - runtime
+def _image_modules() -> set[str]:
+    """Top-level modules the image holds: those of berth[scheduler,agent]'s dependency closure."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    todo = [
+        Requirement(r) for r in [*project["dependencies"], *extras["scheduler"], *extras["agent"]]
+    ]
+    closure: set[str] = set()
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in closure:
+            continue
+        closure.add(name)
+        for text in distribution(name).requires or []:
+            needed = Requirement(text)
+            wanted = requirement.extras or {""}
+            if needed.marker is None or any(
+                needed.marker.evaluate({"extra": extra}) for extra in wanted
+            ):
+                todo.append(needed)
     return {
         module
         for module, distributions in packages_distributions().items()
-        if distributions and all(normal(d) in dev_only for d in distributions)
+        if any(canonicalize_name(d) in closure for d in distributions)
     }
 
 
-# Imports every entry point's module with the development-only packages made unimportable,
-# as in the image; optional imports (grpc tries grpc_tools) fall back as they would there.
+# Imports every entry point's module with the packages the image lacks made unimportable;
+# optional imports (grpc tries grpc_tools) fall back as they would there.
 _IMPORT_WITHOUT = """
 import importlib, importlib.abc, importlib.util, json, sys
 blocked = set(json.loads(sys.argv[1]))
 class Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in blocked:
-            raise ModuleNotFoundError(f"No module named {name!r} (development-only)", name=name)
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the image)", name=name)
         return None
 sys.meta_path.insert(0, Absent())
 for name in json.loads(sys.argv[2]):
@@ -326,13 +381,23 @@ for name in json.loads(sys.argv[2]):
 
 
 def test_the_image_runs_without_development_packages() -> None:
-    """`pipenv sync` without --dev must be enough for every command of the compose file."""
-    modules = {module_of(service_argv(s))[0] for s in SERVICES.values()}
+    """The wheel's [scheduler,agent] extras must be enough for every command of the image."""
+    deployed = [s for name, s in SERVICES.items() if name != EMULATOR_SERVICE]
+    modules = {module_of(service_argv(s))[0] for s in deployed}
     modules |= {
         module_of(healthcheck_argv(s))[0] for s in SERVICES.values() if s.get("healthcheck")
     }
-    blocked = _development_only_modules()
-    assert "pytest" in blocked and "grpc" not in blocked
+    ours = {
+        "berth",
+        "berth_common",
+        "scheduler",
+        "scheduler_client",
+        "executor_agent",
+        "token_database",
+    }
+    kept = _image_modules() | ours
+    blocked = set(packages_distributions()) - kept
+    assert {"moto", "pytest"} <= blocked and "grpc" not in blocked and "boto3" not in blocked
     done = subprocess.run(
         [
             sys.executable,
@@ -347,4 +412,4 @@ def test_the_image_runs_without_development_packages() -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, f"an entry point needs a development-only package:\n{done.stderr}"
+    assert done.returncode == 0, f"an entry point needs a package the image lacks:\n{done.stderr}"

@@ -64,6 +64,8 @@ def test_dev_mode_walkthrough_and_clean_stop(tmp_path: Path) -> None:
                 str(tokens_file),
             ],
             cwd=ROOT,
+            # As installed by the Pipfile: the checkout's packages importable from a script.
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,
             timeout=60,

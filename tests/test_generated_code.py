@@ -1,4 +1,4 @@
-"""pb/ must be exactly what scripts/gen_proto.py makes from proto/."""
+"""berth/ must be exactly what scripts/gen_proto.py makes from proto/."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HINT = "run `pipenv run python scripts/gen_proto.py`"
 
 
 def _files(root: Path) -> set[str]:
@@ -18,17 +19,17 @@ def _files(root: Path) -> set[str]:
     }
 
 
-def test_pb_is_regenerated_from_proto(tmp_path: Path) -> None:
+def test_generated_package_is_regenerated_from_proto(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_proto.py"), str(tmp_path)],
         check=True,
         capture_output=True,
     )
-    committed, fresh = _files(ROOT / "pb"), _files(tmp_path)
-    assert committed == fresh, "pb/ is stale: run `pipenv run python scripts/gen_proto.py`"
+    committed, fresh = ROOT / "berth", tmp_path / "berth"
+    assert _files(committed) == _files(fresh), f"berth/ is stale: {HINT}"
     stale = [
         name
-        for name in sorted(fresh)
-        if not filecmp.cmp(ROOT / "pb" / name, tmp_path / name, shallow=False)
+        for name in sorted(_files(fresh))
+        if not filecmp.cmp(committed / name, fresh / name, shallow=False)
     ]
-    assert not stale, f"pb/ is stale ({stale}): run `pipenv run python scripts/gen_proto.py`"
+    assert not stale, f"berth/ is stale ({stale}): {HINT}"

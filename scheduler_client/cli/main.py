@@ -40,7 +40,7 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m scheduler_client",
+        prog="berth",
         description="Submit programs to a Berth scheduler, follow them, fetch their results.",
         epilog=exit_codes.HELP_TEXT,
     )
