@@ -42,8 +42,13 @@ async def run(config: SchedulerConfig) -> None:
 
 
 async def run_dev(config: SchedulerConfig) -> None:
-    from scheduler.dev.dev_stack import DevStack, use_dev_credentials, write_tokens_file
+    from scheduler.dev.dev_stack import DevStack
     from scheduler.dev.embedded_aws import EmbeddedAws
+    from token_database.dev_state import (
+        DEFAULT_DEV_STATE_FILE,
+        use_dev_credentials,
+        write_dev_state,
+    )
 
     use_dev_credentials()
     emulator = None
@@ -53,8 +58,10 @@ async def run_dev(config: SchedulerConfig) -> None:
         endpoint = emulator.start()
     stack = DevStack(config, endpoint)
     try:
-        await stack.start()
-        write_tokens_file(config.dev_tokens_file, stack.tokens)
+        await stack.start(tokens_file=config.dev_tokens_file)
+        state_file = config.dev_tokens_file.with_name(DEFAULT_DEV_STATE_FILE.name)
+        write_dev_state(state_file, stack.state)
+        elsewhere = "" if state_file == DEFAULT_DEV_STATE_FILE else f" --dev-state {state_file}"
         host = "localhost"
         print(
             "\nBerth is running (development mode)\n"
@@ -64,7 +71,8 @@ async def run_dev(config: SchedulerConfig) -> None:
             f"  metrics      {_metrics_url(stack, host)}\n"
             f"  AWS emulator {endpoint}{' (in-process moto)' if emulator else ''}\n"
             f"  backends     emulator, qpu (available to every role)\n"
-            f"  tokens       written to {config.dev_tokens_file}:",
+            f"  token CLI    python -m token_database --dev{elsewhere} list\n"
+            f"  tokens       in {config.dev_tokens_file}:",
             flush=True,
         )
         for role, token in stack.tokens.items():

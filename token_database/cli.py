@@ -16,12 +16,19 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import NoReturn
 
 from botocore.exceptions import NoRegionError
 
 from berth_common.log_lines import LOG_FORMATS
 from token_database.aws_access import make_dynamodb_client, make_ssm_client, resolve_table_name
+from token_database.dev_state import (
+    DEFAULT_DEV_STATE_FILE,
+    DevStateError,
+    read_dev_state,
+    use_dev_credentials,
+)
 from token_database.errors import InvalidRequest, TokenDatabaseError
 from token_database.expiry import format_time, parse_expiry
 from token_database.logging_setup import configure_logging
@@ -69,6 +76,20 @@ def _add_storage_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
     group.add_argument("--region", default=default(None), help="AWS region")
     group.add_argument(
         "--endpoint", default=default(None), metavar="URL", help="AWS endpoint (an emulator)"
+    )
+    group.add_argument(
+        "--dev",
+        action="store_true",
+        default=default(False),
+        help="the token table of `python -m scheduler --dev` (endpoint, region and table "
+        f"from its state file {DEFAULT_DEV_STATE_FILE}; no credentials needed)",
+    )
+    group.add_argument(
+        "--dev-state",
+        type=Path,
+        default=default(DEFAULT_DEV_STATE_FILE),
+        metavar="FILE",
+        help="with --dev: the state file, if the scheduler wrote it elsewhere",
     )
     group.add_argument(
         "--log-format", choices=LOG_FORMATS, default=default("text"), help="default text"
@@ -132,7 +153,22 @@ def _message(error: Exception) -> str:
     return error.message if isinstance(error, TokenDatabaseError) else str(error)
 
 
+def _use_dev_state(args: argparse.Namespace) -> None:
+    """--dev: what the development system wrote fills the storage options not given."""
+    try:
+        state = read_dev_state(args.dev_state)
+    except DevStateError as error:
+        raise UsageError(str(error)) from None
+    use_dev_credentials()
+    args.endpoint = args.endpoint or state.endpoint
+    args.region = args.region or state.region
+    if not args.table_name_key:
+        args.table = args.table or state.token_table
+
+
 def _open_registry(args: argparse.Namespace) -> tuple[TokenRegistry, DynamoDbTokenStore]:
+    if args.dev:
+        _use_dev_state(args)
     try:
         table = args.table or DEFAULT_TABLE
         if args.table_name_key:

@@ -8,9 +8,7 @@ keeps every job.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,7 +26,9 @@ from scheduler.backend_status.backend_status import (
     render_backend_status,
 )
 from scheduler.config import SchedulerConfig
+from scheduler.dev.dev_tokens import ensure_dev_tokens, read_tokens_file
 from scheduler.domain.jobs import Role
+from token_database.dev_state import DevState, use_dev_credentials
 from token_database.registry import TokenRegistry
 from token_database.server import start_token_database_server
 from token_database.token_store import DynamoDbTokenStore
@@ -63,12 +63,6 @@ def dev_backend_status() -> BackendStatusTable:
     return {backend: dict.fromkeys(Role, available) for backend in DEV_BACKENDS}
 
 
-def use_dev_credentials() -> None:
-    """The emulator accepts any credentials; set dummies so boto3 never looks further."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "berth-dev")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "berth-dev")
-
-
 class DevStack:
     """The token database and scheduler over an emulator at `endpoint`."""
 
@@ -96,7 +90,9 @@ class DevStack:
         self.token_server: grpc.aio.Server | None = None
         self.token_database_address = ""
 
-    async def start(self, *, create_tokens: bool = True) -> None:
+    async def start(self, *, create_tokens: bool = True, tokens_file: Path | None = None) -> None:
+        """With `tokens_file`, its tokens are kept while the token table still verifies them
+        (a restart against a kept emulator), so their owners keep seeing their jobs."""
         use_dev_credentials()
         settings = aws_settings(self.config)
         provision(
@@ -112,7 +108,10 @@ class DevStack:
         registry = TokenRegistry(
             DynamoDbTokenStore(make_client("dynamodb", settings), self.names.token_table)
         )
-        if create_tokens:
+        if tokens_file is not None:
+            ensure_dev_tokens(registry, tokens_file)
+            self.tokens = read_tokens_file(tokens_file)
+        elif create_tokens:
             for role in Role:
                 token, _ = registry.create_token(f"dev-{role.value}", role.value)
                 self.tokens[role.value] = token
@@ -137,6 +136,12 @@ class DevStack:
             self.token_server = None
 
     @property
+    def state(self) -> DevState:
+        """What token commands need to reach this system's token table (`--dev`)."""
+        assert self.config.endpoint is not None and self.config.region is not None
+        return DevState(self.config.endpoint, self.config.region, self.names.token_table)
+
+    @property
     def submission_port(self) -> int:
         assert self.app is not None and self.app.submission is not None
         return self.app.submission.port
@@ -145,12 +150,3 @@ class DevStack:
     def execution_port(self) -> int:
         assert self.app is not None and self.app.execution is not None
         return self.app.execution.port
-
-
-def write_tokens_file(path: Path, tokens: dict[str, str]) -> None:
-    """{role: token}, readable by the owner only: these are credentials."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(tokens, handle, indent=2)
-        handle.write("\n")

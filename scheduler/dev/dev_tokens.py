@@ -12,10 +12,10 @@ changes, so a replaced executor token needs no agent restart.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from scheduler.dev.dev_stack import write_tokens_file
 from scheduler.domain.jobs import Role
 from token_database.errors import TokenNotFound
 from token_database.registry import TokenRegistry
@@ -55,3 +55,12 @@ def ensure_dev_tokens(
     if issued or not path.exists():
         write_tokens_file(path, tokens)
     return issued
+
+
+def write_tokens_file(path: Path, tokens: dict[str, str]) -> None:
+    """{role: token}, readable by the owner only: these are credentials."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(tokens, handle, indent=2)
+        handle.write("\n")

@@ -1,0 +1,64 @@
+"""`--dev` against a kept emulator keeps its tokens; the token CLI reaches it with `--dev`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from scheduler_client import Client
+from scheduler_client.job_info import JobStatus
+from tests.dev_process import ROOT, dev_process
+
+
+def test_a_restart_against_the_same_emulator_keeps_the_tokens_and_their_jobs(
+    emulator: str, tmp_path: Path
+) -> None:
+    tokens_file = tmp_path / "dev-tokens.json"
+    with dev_process(tokens_file, "--endpoint", emulator) as dev:
+        tokens = json.loads(tokens_file.read_text())
+        with Client(dev.submission, tokens["developer"]) as client:
+            job = client.submit(b"OPENQASM 3;", format="qasm3", backend="qpu")
+    with dev_process(tokens_file, "--endpoint", emulator) as dev:
+        assert json.loads(tokens_file.read_text()) == tokens
+        assert tokens["developer"] in dev.banner
+        with Client(dev.submission, tokens["developer"]) as client:
+            assert client.job(job.id).status().status is JobStatus.QUEUED
+
+
+def _token_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m token_database` as an installed command: no AWS settings, any directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "token_database", *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_token_cli_works_on_the_dev_system_with_one_flag(tmp_path: Path) -> None:
+    # The defaults: the scheduler writes .berth/ in the directory it runs in.
+    tokens_file = tmp_path / ".berth" / "dev-tokens.json"
+    with dev_process(tokens_file) as dev:
+        listed = _token_cli(tmp_path, "--dev", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        names = {row["name"] for row in json.loads(listed.stdout)}
+        assert names == {"dev-admin", "dev-developer", "dev-guest", "dev-executor"}
+
+        created = _token_cli(tmp_path, "--dev", "create", "--name", "ada", "--role", "developer")
+        assert created.returncode == 0, created.stderr
+        with Client(dev.submission, created.stdout.strip()) as client:
+            assert list(client.list_jobs()) == []
+        assert f"--dev-state {tmp_path / '.berth' / 'dev-stack.json'} list" in dev.banner
+
+
+def test_the_token_cli_says_to_start_the_dev_system_first(tmp_path: Path) -> None:
+    done = _token_cli(tmp_path, "--dev", "list")
+    assert done.returncode == 2
+    assert "start `python -m scheduler --dev` first" in done.stderr
+    assert "Traceback" not in done.stderr
