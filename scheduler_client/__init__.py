@@ -20,10 +20,13 @@ from scheduler_client.errors import (
     NotFoundError,
     NoTokenError,
     PermissionDeniedError,
+    RequestTooLargeError,
     ResourceExhaustedError,
     ResultDownloadError,
+    SchedulerUnreachableError,
     UnavailableError,
     WaitTimeoutError,
+    WrongServiceError,
 )
 from scheduler_client.job import Job
 from scheduler_client.job_info import JobInfo, JobStatus
@@ -49,14 +52,17 @@ __all__ = [
     "NoTokenError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RequestTooLargeError",
     "ResourceExhaustedError",
     "ResultDownloadError",
     "RetryPolicy",
+    "SchedulerUnreachableError",
     "ServiceStatus",
     "UnavailableError",
     "UsageFigures",
     "UsageGrouping",
     "UsageReport",
     "WaitTimeoutError",
+    "WrongServiceError",
     "resolve_token",
 ]

@@ -18,7 +18,8 @@ import grpc
 from berth.scheduler.v1 import job_pb2, submission_pb2, submission_pb2_grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from scheduler_client.errors import from_rpc_error
+from scheduler_client.call_failures import explain, not_worth_retrying
+from scheduler_client.errors import BerthRpcError
 from scheduler_client.job import Job
 from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus, ResultLink
 from scheduler_client.retry import RetryPolicy, call_with_retry
@@ -46,6 +47,14 @@ _CHANNEL_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
+class _FinalFailure(Exception):
+    """Carries a failure that another attempt cannot fix past the retry loop."""
+
+    def __init__(self, error: grpc.RpcError) -> None:
+        super().__init__()
+        self.error = error
+
+
 def _duration(value: float | timedelta) -> duration_pb2.Duration:
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     duration = duration_pb2.Duration()
@@ -65,7 +74,9 @@ class Client:
     """A researcher's handle on one scheduler, authenticated by one token.
 
     `channel` replaces the connection to `address` with a ready one (custom
-    options, interceptors); the client then owns and closes it.
+    options, interceptors); the client then owns and closes it. With
+    `retry_unreachable=False` a scheduler that has never answered this client is
+    reported at once instead of retried (a command typed while it is down).
     """
 
     def __init__(
@@ -77,6 +88,7 @@ class Client:
         call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         channel: grpc.Channel | None = None,
+        retry_unreachable: bool = True,
     ) -> None:
         if call_timeout_s <= 0:
             raise ValueError("call_timeout_s must be positive")
@@ -84,6 +96,9 @@ class Client:
         self.call_timeout_s = call_timeout_s
         self.retry = retry or RetryPolicy()
         self._metadata = (("authorization", f"Bearer {resolve_token(token)}"),)
+        self._tls = tls is not False
+        # True once any call got through; with retry_unreachable, failures count as answered.
+        self._ever_connected = retry_unreachable
         self._channel = channel or open_channel(address, tls)
         self._stub = submission_pb2_grpc.SubmissionServiceStub(self._channel)
 
@@ -104,16 +119,29 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
+    def _failure(self, error: grpc.RpcError, method: str) -> BerthRpcError:
+        return explain(error, method, address=self.address, tls=self._tls)
+
     def _unary(
         self, name: str, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req
     ) -> Resp:
         def attempt() -> Resp:
-            return method(request, metadata=self._metadata, timeout=self.call_timeout_s)
+            try:
+                response = method(request, metadata=self._metadata, timeout=self.call_timeout_s)
+            except grpc.RpcError as error:
+                if not_worth_retrying(error, ever_connected=self._ever_connected):
+                    raise _FinalFailure(error) from None
+                self._ever_connected |= error.code() is not grpc.StatusCode.UNAVAILABLE
+                raise
+            self._ever_connected = True
+            return response
 
         try:
             return call_with_retry(attempt, self.retry)
+        except _FinalFailure as final:
+            raise self._failure(final.error, name) from final.error
         except grpc.RpcError as error:
-            raise from_rpc_error(error, name) from error
+            raise self._failure(error, name) from error
 
     # --- submitting -----------------------------------------------------------
 
@@ -181,6 +209,11 @@ class Client:
             encoded_bytes=response.result_encoded_bytes,
         )
 
+    def log_url(self, job_id: str) -> str:
+        """A short-lived link to an ended job's gzip log (FailedPreconditionError before)."""
+        request = submission_pb2.GetJobLogRequest(job_id=job_id)
+        return self._unary("GetJobLog", self._stub.GetJobLog, request).log.url
+
     def watch_job(self, job_id: str, stream_timeout_s: float) -> Iterator[JobInfo]:
         """The WatchJob stream, not retried: `Job.wait` decides what a broken stream means."""
         stream = self._stub.WatchJob(
@@ -190,9 +223,10 @@ class Client:
         )
         try:
             for info in stream:
+                self._ever_connected = True
                 yield JobInfo.from_pb(info)
         except grpc.RpcError as error:
-            raise from_rpc_error(error, "WatchJob") from error
+            raise self._failure(error, "WatchJob") from error
         finally:
             stream.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
 

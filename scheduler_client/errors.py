@@ -74,6 +74,18 @@ class UnavailableError(BerthRpcError):
     """The scheduler or one of its dependencies is unreachable; retried before raising."""
 
 
+class SchedulerUnreachableError(UnavailableError):
+    """No scheduler answered at the address: not running, wrong host, or a TLS mismatch."""
+
+
+class WrongServiceError(BerthRpcError):
+    """The address answers but offers no submission API (typically the execution port)."""
+
+
+class RequestTooLargeError(BerthRpcError):
+    """The request exceeds what the scheduler takes in one message: the program is too big."""
+
+
 class DeadlineExceededError(BerthRpcError):
     """The call's deadline passed before the scheduler answered."""
 

@@ -1,4 +1,4 @@
-"""A handle on one job: its status, waiting for its end, its result, cancelling it."""
+"""A handle on one job: its status, waiting for its end, its result and log, cancelling it."""
 
 from __future__ import annotations
 
@@ -61,16 +61,31 @@ class Job:
 
     def result(self) -> bytes:
         """The result bytes of a COMPLETED job (FailedPreconditionError otherwise)."""
+        return self._download("result", lambda: self._client.result_link(self.id).url)
+
+    def log(self) -> bytes:
+        """What the job's program printed (its agent keeps the tail), once the job has ended.
+
+        FailedPreconditionError while the job is queued or running (wait() first) and
+        for a job whose agent uploaded no log.
+        """
+        return self._download("log", lambda: self._client.log_url(self.id))
+
+    def _download(self, what: str, fresh_url: Callable[[], str]) -> bytes:
+        """Fetch through a presigned link; a refused link (expired) is asked for once more."""
         for attempt in range(2):
-            link = self._client.result_link(self.id)
+            url = fresh_url()
             try:
                 return download_gzip(
-                    link.url, timeout_s=self._client.call_timeout_s, retry=self._client.retry
+                    url,
+                    timeout_s=self._client.call_timeout_s,
+                    retry=self._client.retry,
+                    what=what,
                 )
             except ResultLinkRefused:
                 if attempt:
                     raise
-                log.info("result link for job %s was refused; asking for a fresh one", self.id)
+                log.info("%s link for job %s was refused; asking for a fresh one", what, self.id)
         raise AssertionError("unreachable")
 
     def wait(self, timeout: float | None = None, on_update: OnUpdate | None = None) -> JobInfo:

@@ -1,4 +1,4 @@
-"""Fetching a result object through its presigned URL.
+"""Fetching a result or log object through its presigned URL.
 
 The stored object is gzip bytes served as application/gzip without a
 Content-Encoding header. The body is read exactly as stored (no transparent
@@ -29,43 +29,43 @@ class _TransientDownloadError(ResultDownloadError):
     """A dropped connection, a timeout or a 5xx: worth another try."""
 
 
-def _fetch_once(url: str, timeout_s: float) -> bytes:
+def _fetch_once(url: str, timeout_s: float, what: str) -> bytes:
     try:
         with requests.get(url, timeout=timeout_s, stream=True) as response:
             status = response.status_code
             if status in (401, 403):
-                raise ResultLinkRefused(f"the storage refused the result link (HTTP {status})")
+                raise ResultLinkRefused(f"the storage refused the {what} link (HTTP {status})")
             if status >= 500:
                 raise _TransientDownloadError(f"the storage answered HTTP {status}")
             if status != 200:
-                raise ResultDownloadError(f"downloading the result failed: HTTP {status}")
+                raise ResultDownloadError(f"downloading the {what} failed: HTTP {status}")
             return b"".join(response.raw.stream(_CHUNK, decode_content=False))
     except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError) as error:
         # Not str(error): requests puts the URL, and so its signature, in the text.
         raise _TransientDownloadError(f"the download broke off ({type(error).__name__})") from None
     except requests.RequestException as error:
         raise ResultDownloadError(
-            f"downloading the result failed ({type(error).__name__})"
+            f"downloading the {what} failed ({type(error).__name__})"
         ) from None
 
 
-def download_gzip(url: str, *, timeout_s: float, retry: RetryPolicy) -> bytes:
+def download_gzip(url: str, *, timeout_s: float, retry: RetryPolicy, what: str = "result") -> bytes:
     """The un-gzipped object at `url`; dropped connections and 5xx are retried."""
     attempt = 0
     while True:
         try:
-            encoded = _fetch_once(url, timeout_s)
+            encoded = _fetch_once(url, timeout_s, what)
             break
         except _TransientDownloadError as error:
             attempt += 1
             if attempt >= retry.max_attempts:
                 raise ResultDownloadError(
-                    f"downloading the result failed after {attempt} attempts: {error}"
+                    f"downloading the {what} failed after {attempt} attempts: {error}"
                 ) from None
             retry.sleep(retry.backoff_s(attempt - 1))
     try:
         return gzip.decompress(encoded)
     except (OSError, EOFError, zlib.error) as error:
         raise ResultDownloadError(
-            f"the result object is not valid gzip ({len(encoded)} bytes): {error}"
+            f"the {what} object is not valid gzip ({len(encoded)} bytes): {error}"
         ) from None

@@ -70,9 +70,11 @@ class ManualAgent:
         result: bytes = b"",
         outcome: Outcome = SUCCESS,
         error: str = "",
+        log: bytes = b"",
     ) -> execution_pb2.ReportExecutionResultResponse:
-        """Upload the result (SUCCESS only) and report the outcome."""
+        """Upload the result (SUCCESS only) and the log (if any), and report the outcome."""
         encoded = self.upload(assigned.result_upload, result) if outcome == SUCCESS else 0
+        log_bytes = self.upload(assigned.log_upload, log) if log else 0
         return self._stub.ReportExecutionResult(
             execution_pb2.ReportExecutionResultRequest(
                 job_id=assigned.job_id,
@@ -81,6 +83,7 @@ class ManualAgent:
                 error=error,
                 result_raw_bytes=len(result) if outcome == SUCCESS else 0,
                 result_encoded_bytes=encoded,
+                log_bytes=log_bytes,
                 actual_backend=assigned.job.settings.backend,
                 agent_version="test-agent",
                 runner_version="test-runner",
@@ -99,9 +102,10 @@ def run_one_job(
     *,
     error: str = "",
     agent_id: str = "test-agent",
+    log: bytes = b"",
 ) -> str:
     """Take the next job for `backend`, end it with `outcome`; returns its job id."""
     with ManualAgent(execution_address, executor_token, agent_id) as agent:
         assigned = agent.assign(backend)
-        agent.finish(assigned, result, outcome, error)
+        agent.finish(assigned, result, outcome, error, log)
         return assigned.job_id

@@ -102,7 +102,11 @@ def closed_port() -> int:
 
 
 def agent_runs_next_job(
-    system: BerthSystem, outcome: Outcome = SUCCESS, error: str = "", result: bytes = RESULT
+    system: BerthSystem,
+    outcome: Outcome = SUCCESS,
+    error: str = "",
+    result: bytes = RESULT,
+    log: bytes = b"",
 ) -> str:
     """An agent takes the next emulator job (waiting for one) and ends it with `outcome`."""
     return run_one_job(
@@ -112,6 +116,7 @@ def agent_runs_next_job(
         result,
         outcome,
         error=error,
+        log=log,
     )
 
 

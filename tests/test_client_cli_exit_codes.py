@@ -55,7 +55,8 @@ def test_bad_command_lines_exit_2(
     args: list[str], capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     assert main(args) == 2
-    assert b"usage:" in capsysbinary.readouterr().err
+    err = capsysbinary.readouterr().err
+    assert b"error: " in err and b"--help)" in err and err.count(b"\n") == 1
 
 
 def test_usage_errors_found_after_parsing_exit_2(

@@ -80,4 +80,5 @@ def tls_from_args(args: argparse.Namespace) -> bool | grpc.ChannelCredentials:
 
 
 def client_from_args(args: argparse.Namespace) -> Client:
-    return Client(args.address, token_from_args(args), tls_from_args(args))
+    """A stopped scheduler is reported at once: the user is there to start it."""
+    return Client(args.address, token_from_args(args), tls_from_args(args), retry_unreachable=False)

@@ -1,4 +1,4 @@
-"""Commands about one job: submit, status, wait, result, cancel."""
+"""Commands about one job: submit, status, wait, result, log, cancel."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import base64
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from scheduler_client.cli import exit_codes
 from scheduler_client.cli.connection import UsageError, client_from_args
 from scheduler_client.cli.formatting import Output, cancel_text, job_details
 from scheduler_client.cli.live_status import Progress
+from scheduler_client.errors import FailedPreconditionError
 from scheduler_client.job import Job
-from scheduler_client.job_info import JobStatus
+from scheduler_client.job_info import JobInfo, JobStatus
 
 AddCommand = Callable[[str, str], argparse.ArgumentParser]
 
@@ -64,6 +66,16 @@ def add_commands(command: AddCommand, duration: Callable[[str], float]) -> None:
     result.add_argument("-o", "--output", metavar="PATH", help="write the result to this file")
     result.set_defaults(run=run_result)
 
+    log = command("log", "print what an ended job's program wrote (to stdout without -o)")
+    log.add_argument("job_id", metavar="ID")
+    log.add_argument("-o", "--output", metavar="PATH", help="write the log to this file")
+    log.add_argument(
+        "--follow",
+        action="store_true",
+        help="if the job is still queued or running, wait for it to end (logs are stored then)",
+    )
+    log.set_defaults(run=run_log)
+
     cancel = command("cancel", "cancel a job")
     cancel.add_argument("job_id", metavar="ID")
     cancel.set_defaults(run=run_cancel)
@@ -107,14 +119,18 @@ def _save(data: bytes, path: str, output: Output) -> None:
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
 
 
+def _wait(job: Job, output: Output, timeout: float | None, progress_to: TextIO) -> JobInfo:
+    """Wait for the job's end, showing its progress unless the output is JSON."""
+    if output.json_mode:
+        return job.wait(timeout)
+    with Progress(progress_to) as progress:
+        return job.wait(timeout, on_update=progress.update)
+
+
 def _wait_and_report(
     job: Job, output: Output, timeout: float | None, result_path: str | None
 ) -> int:
-    if output.json_mode:
-        info = job.wait(timeout)
-    else:
-        with Progress(output.out) as progress:
-            info = job.wait(timeout, on_update=progress.update)
+    info = _wait(job, output, timeout, output.out)
     document = info.to_json()
     if info.status is JobStatus.COMPLETED and result_path:
         data = job.result()
@@ -176,6 +192,26 @@ def run_wait(args: argparse.Namespace, output: Output) -> int:
 def run_result(args: argparse.Namespace, output: Output) -> int:
     with client_from_args(args) as client:
         data = client.job(args.job_id).result()
+    return _deliver(args, output, data, "result")
+
+
+def run_log(args: argparse.Namespace, output: Output) -> int:
+    with client_from_args(args) as client:
+        job = client.job(args.job_id)
+        if args.follow:
+            _wait(job, output, None, output.err)  # stdout is for the log itself
+        try:
+            data = job.log()
+        except FailedPreconditionError as error:
+            if args.follow or job.status().status.terminal:
+                raise
+            hint = f"{error.message} (add --follow to wait for it)"
+            raise FailedPreconditionError(error.code, hint, error.method) from None
+    return _deliver(args, output, data, "log")
+
+
+def _deliver(args: argparse.Namespace, output: Output, data: bytes, what: str) -> int:
+    """The downloaded bytes to -o PATH, or stdout; with --json a document saying where."""
     if args.output:
         _save(data, args.output, output)
     if output.json_mode:
@@ -185,7 +221,7 @@ def run_result(args: argparse.Namespace, output: Output) -> int:
             "path": args.output,
         }
         if not args.output:
-            document["result_base64"] = base64.b64encode(data).decode("ascii")
+            document[f"{what}_base64"] = base64.b64encode(data).decode("ascii")
         output.json(document)
     elif args.output and args.output != "-":
         output.line(f"saved {len(data)} bytes to {args.output}")

@@ -9,15 +9,25 @@ either place wins and nothing is overwritten by a default.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from berth_common.version import __version__
 from scheduler_client.cli import exit_codes, job_commands, overview_commands, usage_command
 from scheduler_client.cli.connection import UsageError, add_connection_options
 from scheduler_client.cli.formatting import Output
 from scheduler_client.durations import parse_duration
 from scheduler_client.errors import BerthError
 from scheduler_client.token_source import DEFAULT_ROLE
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad command line gets one line saying what is wrong, not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exit_codes.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def duration_arg(text: str) -> float:
@@ -39,11 +49,12 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="berth",
         description="Submit programs to a Berth scheduler, follow them, fetch their results.",
         epilog=exit_codes.HELP_TEXT,
     )
+    parser.add_argument("--version", action="version", version=f"berth {__version__}")
     _add_common(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -61,7 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_cli(build_parser(), argv)
+    try:
+        return run_cli(build_parser(), argv)
+    except BrokenPipeError:
+        # The reader stopped (`berth list | head`): nothing is wrong and nothing more to say.
+        # stdout goes to /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exit_codes.CLOSED_PIPE
 
 
 def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
@@ -83,4 +101,4 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         return code
     except KeyboardInterrupt:
         print("interrupted (the job, if any, keeps running)", file=sys.stderr)
-        return 130
+        return exit_codes.INTERRUPTED
