@@ -19,6 +19,7 @@ from scheduler.logging_setup import configure_logging
 
 if TYPE_CHECKING:
     from scheduler.dev.dev_stack import DevStack
+    from scheduler.dev.embedded_aws import EmbeddedAws
 
 log = logging.getLogger("scheduler")
 
@@ -43,7 +44,6 @@ async def run(config: SchedulerConfig) -> None:
 
 async def run_dev(config: SchedulerConfig) -> None:
     from scheduler.dev.dev_stack import DevStack
-    from scheduler.dev.embedded_aws import EmbeddedAws
     from token_database.dev_state import (
         DEFAULT_DEV_STATE_FILE,
         use_dev_credentials,
@@ -54,7 +54,7 @@ async def run_dev(config: SchedulerConfig) -> None:
     emulator = None
     endpoint = config.endpoint
     if endpoint is None:
-        emulator = EmbeddedAws()
+        emulator = _embedded_aws()
         endpoint = emulator.start()
     stack = DevStack(config, endpoint)
     try:
@@ -83,6 +83,19 @@ async def run_dev(config: SchedulerConfig) -> None:
         await stack.stop()
         if emulator is not None:
             emulator.stop()
+
+
+def _embedded_aws() -> EmbeddedAws:
+    try:
+        from scheduler.dev.embedded_aws import EmbeddedAws
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("moto"):
+            raise
+        raise StartupError(
+            "--dev needs the embedded AWS emulator, which this installation lacks: install "
+            "the dev extra (pip install 'berth[dev]') or give --endpoint of a running emulator"
+        ) from None
+    return EmbeddedAws()
 
 
 def _metrics_url(stack: DevStack, host: str) -> str:

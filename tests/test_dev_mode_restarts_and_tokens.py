@@ -1,4 +1,5 @@
-"""`--dev` against a kept emulator keeps its tokens; the token CLI reaches it with `--dev`."""
+"""`--dev` against a kept emulator keeps its tokens; the token CLI reaches it with `--dev`;
+without the emulator installed, `--dev` says which extra brings it."""
 
 from __future__ import annotations
 
@@ -61,4 +62,34 @@ def test_the_token_cli_says_to_start_the_dev_system_first(tmp_path: Path) -> Non
     done = _token_cli(tmp_path, "--dev", "list")
     assert done.returncode == 2
     assert "start `python -m scheduler --dev` first" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+_WITHOUT_MOTO = """
+import importlib.abc, sys
+class NoMoto(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "moto":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoMoto())
+from scheduler.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_dev_mode_without_the_emulator_installed_says_which_extra_to_install(
+    tmp_path: Path,
+) -> None:
+    """As with `pip install 'berth[scheduler]'`, which holds no emulator."""
+    ports = ["--port-for-submission", "0", "--port-for-execution", "0", "--metrics-port", "-1"]
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_MOTO, "--dev", *ports],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "install the dev extra (pip install 'berth[dev]')" in done.stderr
     assert "Traceback" not in done.stderr
