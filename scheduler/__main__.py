@@ -61,7 +61,6 @@ async def run_dev(config: SchedulerConfig) -> None:
         await stack.start(tokens_file=config.dev_tokens_file)
         state_file = config.dev_tokens_file.with_name(DEFAULT_DEV_STATE_FILE.name)
         write_dev_state(state_file, stack.state)
-        elsewhere = "" if state_file == DEFAULT_DEV_STATE_FILE else f" --dev-state {state_file}"
         host = "localhost"
         print(
             "\nBerth is running (development mode)\n"
@@ -71,8 +70,7 @@ async def run_dev(config: SchedulerConfig) -> None:
             f"  metrics      {_metrics_url(stack, host)}\n"
             f"  AWS emulator {endpoint}{' (in-process moto)' if emulator else ''}\n"
             f"  backends     emulator, qpu (available to every role)\n"
-            f"  token CLI    python -m token_database --dev{elsewhere} list\n"
-            f"  tokens       in {config.dev_tokens_file}:",
+            f"  tokens       written to {config.dev_tokens_file}:",
             flush=True,
         )
         for role, token in stack.tokens.items():

@@ -55,7 +55,6 @@ def test_the_token_cli_works_on_the_dev_system_with_one_flag(tmp_path: Path) -> 
         assert created.returncode == 0, created.stderr
         with Client(dev.submission, created.stdout.strip()) as client:
             assert list(client.list_jobs()) == []
-        assert f"--dev-state {tmp_path / '.berth' / 'dev-stack.json'} list" in dev.banner
 
 
 def test_the_token_cli_says_to_start_the_dev_system_first(tmp_path: Path) -> None:
