@@ -1,5 +1,6 @@
-"""What every Berth process shares: log line formats and option-value parsing.
+"""What every Berth process shares: the error catalogue, option loading, durations and
+times, backoff, log line formats.
 
-Kept tiny and free of gRPC and AWS, so the agent on a hardware host and the
-token database import nothing of the scheduler's.
+Free of AWS, and of gRPC except in grpc_status.py, so the agent on a hardware host,
+the token database and the client import nothing of the scheduler's.
 """

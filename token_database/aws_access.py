@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from token_database.errors import InvalidRequest, StoreUnavailable
+from berth_common.errors import InvalidArgument, Unavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -40,12 +40,12 @@ def resolve_table_name(ssm: SSMClient, parameter: str) -> str:
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "ParameterNotFound":
-            raise InvalidRequest(
+            raise InvalidArgument(
                 f"SSM parameter {parameter!r} (--table_name_key) does not exist"
             ) from None
-        raise StoreUnavailable(f"cannot read SSM parameter {parameter!r}: {code}") from error
+        raise Unavailable(f"cannot read SSM parameter {parameter!r}: {code}") from error
     except BotoCoreError as error:
-        raise StoreUnavailable(f"cannot read SSM parameter {parameter!r}: {error}") from error
+        raise Unavailable(f"cannot read SSM parameter {parameter!r}: {error}") from error
     if not value or not value.strip():
-        raise InvalidRequest(f"SSM parameter {parameter!r} (--table_name_key) is empty")
+        raise InvalidArgument(f"SSM parameter {parameter!r} (--table_name_key) is empty")
     return value.strip()

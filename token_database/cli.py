@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from botocore.exceptions import NoRegionError
 
+from berth_common.errors import BerthError, InvalidArgument
 from berth_common.log_lines import LOG_FORMATS
 from token_database.aws_access import make_dynamodb_client, make_ssm_client, resolve_table_name
 from token_database.dev_state import (
@@ -29,7 +30,6 @@ from token_database.dev_state import (
     read_dev_state,
     use_dev_credentials,
 )
-from token_database.errors import InvalidRequest, TokenDatabaseError
 from token_database.expiry import format_time, parse_expiry
 from token_database.logging_setup import configure_logging
 from token_database.registry import TokenRegistry
@@ -141,16 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(registry, store, args.address, args.grace_seconds)
         return _run_admin_command(registry, args)
-    except (UsageError, InvalidRequest) as error:
+    except (UsageError, InvalidArgument) as error:
         print(f"{PROG}: {_message(error)}", file=sys.stderr)
         return EXIT_USAGE
-    except TokenDatabaseError as error:
+    except BerthError as error:
         print(f"{PROG}: {error.message}", file=sys.stderr)
         return EXIT_FAILED
 
 
 def _message(error: Exception) -> str:
-    return error.message if isinstance(error, TokenDatabaseError) else str(error)
+    return error.message if isinstance(error, BerthError) else str(error)
 
 
 def _use_dev_state(args: argparse.Namespace) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from token_database.errors import InvalidRequest
+from berth_common.errors import InvalidArgument
 
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)([wdhms])")
@@ -21,12 +21,12 @@ def parse_expiry(text: str, now: float) -> float | None:
     if _SPEC.fullmatch(spec):
         seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(spec))
         if seconds <= 0:
-            raise InvalidRequest(f"--expires {text!r} is zero; give a positive duration or never")
+            raise InvalidArgument(f"--expires {text!r} is zero; give a positive duration or never")
         return now + seconds
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidRequest(
+        raise InvalidArgument(
             f"--expires {text!r} is not understood; write e.g. 30d, 12h, 1w2d, never "
             "or a date like 2030-01-31"
         ) from None

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable
 
-from token_database.errors import InvalidRequest, TokenDatabaseError, TokenNotFound
+from berth_common.errors import BerthError, InvalidArgument, NotFound
 from token_database.token_info import (
     MAX_TOKEN_LENGTH,
     ROLES,
@@ -57,15 +57,15 @@ class TokenRegistry:
             if self._store.put_new(info):
                 log.info("created token %s for %r (role %s)", info.token_id, name, role)
                 return token, info
-        raise TokenDatabaseError("could not store a new token; try again")
+        raise BerthError("could not store a new token; try again")
 
     def verify(self, token: str) -> TokenInfo:
-        """The live record for `token`; TokenNotFound when unknown or expired."""
+        """The live record for `token`; NotFound when unknown or expired."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenNotFound(UNKNOWN_TOKEN_MESSAGE)
+            raise NotFound(UNKNOWN_TOKEN_MESSAGE)
         info = self._store.get(hash_token(token))
         if info is None or info.expired(self._clock()):
-            raise TokenNotFound(UNKNOWN_TOKEN_MESSAGE)
+            raise NotFound(UNKNOWN_TOKEN_MESSAGE)
         return info
 
     def list_tokens(self) -> list[TokenInfo]:
@@ -76,9 +76,9 @@ class TokenRegistry:
         token_id = validate_token_id(token_id)
         matches = self._store.find_by_token_id(token_id)
         if not matches:
-            raise TokenNotFound(f"no token has token_id {token_id}; `list` shows the token_ids")
+            raise NotFound(f"no token has token_id {token_id}; `list` shows the token_ids")
         if len(matches) > 1:
-            raise InvalidRequest(
+            raise InvalidArgument(
                 f"token_id {token_id} matches {len(matches)} tokens; delete and re-create them"
             )
         return matches[0]
@@ -89,14 +89,14 @@ class TokenRegistry:
         expiry = self._future_expiry(expires_at, self._clock())
         renewed = self._store.set_expiry(info.owner_hash, expiry)
         if renewed is None:
-            raise TokenNotFound(f"token {info.token_id} was deleted meanwhile")
+            raise NotFound(f"token {info.token_id} was deleted meanwhile")
         log.info("renewed token %s (%r) until %s", info.token_id, info.name, expiry or "never")
         return renewed
 
     def delete(self, token_id: str) -> TokenInfo:
         info = self.find(token_id)
         if not self._store.delete(info.owner_hash):
-            raise TokenNotFound(f"token {info.token_id} was deleted meanwhile")
+            raise NotFound(f"token {info.token_id} was deleted meanwhile")
         log.info("deleted token %s (%r)", info.token_id, info.name)
         return info
 
@@ -105,24 +105,24 @@ class TokenRegistry:
         if expires_at is None:
             return None
         if expires_at <= now:
-            raise InvalidRequest("expires_at is in the past; give a future time or none (never)")
+            raise InvalidArgument("expires_at is in the past; give a future time or none (never)")
         return int(expires_at)
 
 
 def validate_name(name: str) -> str:
     name = name.strip()
     if not name:
-        raise InvalidRequest("name must not be empty; give the person or agent the token is for")
+        raise InvalidArgument("name must not be empty; give the person or agent the token is for")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidRequest(f"name is longer than {MAX_NAME_LENGTH} characters")
+        raise InvalidArgument(f"name is longer than {MAX_NAME_LENGTH} characters")
     if not name.isprintable():
-        raise InvalidRequest("name must not contain control characters")
+        raise InvalidArgument("name must not contain control characters")
     return name
 
 
 def validate_role(role: str) -> str:
     if role not in ROLES:
-        raise InvalidRequest(f"role {role[:40]!r} is not one of {', '.join(ROLES)}")
+        raise InvalidArgument(f"role {role[:40]!r} is not one of {', '.join(ROLES)}")
     return ROLES[ROLES.index(role)]  # the plain str, whatever str subclass came in
 
 
@@ -130,11 +130,11 @@ def validate_token_id(token_id: str) -> str:
     token_id = token_id.strip().lower()
     if token_id.startswith(TOKEN_PREFIX.lower()):
         # Never echo it: this is very likely a secret pasted into the wrong place.
-        raise InvalidRequest(
+        raise InvalidArgument(
             "that is a token, not a token_id; give the 12-character token_id that `list` shows"
         )
     if not _TOKEN_ID.fullmatch(token_id):
-        raise InvalidRequest(
+        raise InvalidArgument(
             f"token_id must be {TOKEN_ID_LENGTH} hex characters, as shown by `list`"
         )
     return token_id

@@ -9,21 +9,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from berth.tokens.v1 import token_database_pb2, token_database_pb2_grpc
 from google.protobuf import timestamp_pb2
 
-from token_database.errors import (
-    ErrorKind,
-    NotAllowed,
-    NotAuthenticated,
-    TokenDatabaseError,
-    TokenNotFound,
-)
+from berth_common.errors import NotFound, PermissionDenied, Unauthenticated
+from berth_common.grpc_status import RpcErrors
 from token_database.registry import TokenRegistry
 from token_database.request_ids import bind_request_id
 from token_database.token_info import ADMIN_ROLE, MAX_TOKEN_LENGTH, TokenInfo
@@ -34,46 +28,21 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
-STATUS_FOR_KIND: dict[ErrorKind, grpc.StatusCode] = {
-    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
-    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
-    ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
-    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
-    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
-    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
-}
 BEARER_FORM = "authorization: Bearer <token>"
+_RPC_ERRORS = RpcErrors(report_hint="please report it")
 
 
 def _rpc(
     fn: Callable[[Any, Req, Context], Awaitable[Resp]],
 ) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
-    """Domain errors become their status; anything else INTERNAL with a correlation id."""
+    """Each call logs under its request id and answers failures through the shared catalogue."""
 
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Req, context: Context) -> Resp:
+    async def bound(self: Any, request: Req, context: Context) -> Resp:
         bind_request_id(context)
-        try:
-            return await fn(self, request, context)
-        except grpc.aio.AbortError:
-            raise
-        except TokenDatabaseError as error:
-            await _abort(context, STATUS_FOR_KIND[error.kind], error.message)
-        except Exception:
-            correlation_id = uuid.uuid4().hex[:12]
-            log.exception("internal error in %s (correlation id %s)", fn.__name__, correlation_id)
-            await _abort(
-                context,
-                grpc.StatusCode.INTERNAL,
-                f"internal error (correlation id {correlation_id}); please report it",
-            )
+        return await fn(self, request, context)
 
-    return wrapper
-
-
-async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("unreachable")  # context.abort always raises
+    return _RPC_ERRORS.unary(bound)
 
 
 class TokenDatabaseServicer(token_database_pb2_grpc.TokenDatabaseServiceServicer):
@@ -130,12 +99,12 @@ class TokenDatabaseServicer(token_database_pb2_grpc.TokenDatabaseServiceServicer
         token = bearer_token(context.invocation_metadata() or ())
         try:
             caller = await asyncio.to_thread(self._registry.verify, token)
-        except TokenNotFound:
-            raise NotAuthenticated(
+        except NotFound:
+            raise Unauthenticated(
                 "the token in the authorization metadata is unknown or expired"
             ) from None
         if caller.role != ADMIN_ROLE:
-            raise NotAllowed(
+            raise PermissionDenied(
                 f"managing tokens needs an admin token; token {caller.token_id} has role "
                 f"{caller.role!r}"
             )
@@ -143,18 +112,18 @@ class TokenDatabaseServicer(token_database_pb2_grpc.TokenDatabaseServiceServicer
 
 
 def bearer_token(metadata: Any) -> str:
-    """The token from `authorization: Bearer <token>`; NotAuthenticated when absent or malformed."""
+    """The token from `authorization: Bearer <token>`; Unauthenticated when absent or malformed."""
     values = [value for key, value in metadata if key.lower() == "authorization"]
     if len(values) != 1:
-        raise NotAuthenticated(f"send exactly one authorization metadata entry: {BEARER_FORM}")
+        raise Unauthenticated(f"send exactly one authorization metadata entry: {BEARER_FORM}")
     value = values[0]
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     scheme, _, token = text.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
-        raise NotAuthenticated(f"malformed authorization metadata; expected {BEARER_FORM}")
+        raise Unauthenticated(f"malformed authorization metadata; expected {BEARER_FORM}")
     if len(token) > MAX_TOKEN_LENGTH:
-        raise NotAuthenticated("the token in the authorization metadata is unknown or expired")
+        raise Unauthenticated("the token in the authorization metadata is unknown or expired")
     return token
 
 

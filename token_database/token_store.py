@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from token_database.errors import StoreUnavailable
+from berth_common.errors import Unavailable
 from token_database.token_info import TokenInfo
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class TokenStore(Protocol):
     """Token records keyed by the token's hash.
 
-    Every method MUST raise StoreUnavailable (never a driver exception) when the
+    Every method MUST raise Unavailable (never a driver exception) when the
     storage cannot be reached or refuses the request.
     """
 
@@ -82,12 +82,12 @@ class DynamoDbTokenStore:
         return self._table
 
     def check_table(self) -> None:
-        """Fail fast at start-up (StoreUnavailable) when the table is missing or misshapen."""
+        """Fail fast at start-up (Unavailable) when the table is missing or misshapen."""
         with self._errors():
             table = self._client.describe_table(TableName=self._table)["Table"]
         keys = [(k.get("AttributeName"), k.get("KeyType")) for k in table.get("KeySchema", [])]
         if keys != [("token_hash", "HASH")]:
-            raise StoreUnavailable(
+            raise Unavailable(
                 f"table {self._table!r} is not a token table: its key is {keys}, "
                 "expected the hash key token_hash"
             )
@@ -181,7 +181,7 @@ class DynamoDbTokenStore:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Driver failures become StoreUnavailable; the detail goes to the log only."""
+        """Driver failures become Unavailable; the detail goes to the log only."""
         try:
             yield
         except ClientError as error:
@@ -190,22 +190,20 @@ class DynamoDbTokenStore:
                 raise
             log.warning("DynamoDB call on token table %s failed: %s", self._table, code)
             if code == "ResourceNotFoundException":
-                raise StoreUnavailable(
+                raise Unavailable(
                     f"the token table {self._table!r} does not exist; "
                     "provision it or point --table / --table_name_key at the right one"
                 ) from error
             if code in _TRANSIENT_CODES:
-                raise StoreUnavailable("DynamoDB is busy; retry in a few seconds") from error
-            raise StoreUnavailable(
+                raise Unavailable("DynamoDB is busy; retry in a few seconds") from error
+            raise Unavailable(
                 f"DynamoDB refused the request ({code}); check the credentials and permissions"
             ) from error
         except NoCredentialsError as error:
-            raise StoreUnavailable(
-                "no AWS credentials are configured for the token table"
-            ) from error
+            raise Unavailable("no AWS credentials are configured for the token table") from error
         except BotoCoreError as error:
             log.warning("DynamoDB call on token table %s failed: %s", self._table, error)
-            raise StoreUnavailable("DynamoDB is unreachable; retry in a few seconds") from error
+            raise Unavailable("DynamoDB is unreachable; retry in a few seconds") from error
 
 
 def _code(error: ClientError) -> str:

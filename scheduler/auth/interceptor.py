@@ -13,17 +13,23 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
 
+from berth_common.errors import (
+    InvalidArgument,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 from scheduler.auth.bearer import bearer_token
 from scheduler.auth.rate_limit import RequestRateLimiter
 from scheduler.auth.token_verifier import TokenVerifier, short_hash
-from scheduler.domain.errors import ResourceExhausted, Unauthenticated, Unavailable
 from scheduler.domain.jobs import CLIENT_ROLES, Principal, Role
+from scheduler.grpc_api.errors import RPC_ERRORS
 from scheduler.grpc_api.handler_wrapping import Context, Handler, InterceptorBase, wrap_handler
 
 log = logging.getLogger(__name__)
@@ -80,8 +86,11 @@ class AuthInterceptor(InterceptorBase):
 
         @contextlib.asynccontextmanager
         async def authenticated(request: Any, context: Context) -> AsyncIterator[None]:
-            current_principal.set(await self._authenticate(metadata, method, context))
-            await _refuse_undecodable(request, context)
+            try:
+                current_principal.set(await self._authenticate(metadata, method))
+                _refuse_undecodable(request)
+            except Exception as error:
+                await RPC_ERRORS.abort(context, error, method)
             yield
 
         # A unary request that does not decode reaches `authenticated` (INVALID_ARGUMENT).
@@ -90,28 +99,17 @@ class AuthInterceptor(InterceptorBase):
             deserializer = _tolerant(deserializer)
         return wrap_handler(handler, authenticated, request_deserializer=deserializer)
 
-    async def _authenticate(
-        self, metadata: tuple[Any, ...], method: str, context: Context
-    ) -> Principal:
+    async def _authenticate(self, metadata: tuple[Any, ...], method: str) -> Principal:
+        """The verified caller; a BerthError (answered with its status) when refused."""
         token = ""
         try:
             token = bearer_token(metadata)
             caller = await self._verifier.verify(token)
         except Unauthenticated as error:
             log.debug("refused %s: token %s: %s", method, _fingerprint(token), error.message)
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, error.message)
-            raise  # unreachable: abort raises
+            raise
         except Unavailable as error:
             log.warning("cannot verify token %s for %s: %s", _fingerprint(token), method, error)
-            await context.abort(grpc.StatusCode.UNAVAILABLE, error.message)
-            raise
-        except Exception:
-            correlation_id = uuid.uuid4().hex[:12]
-            log.exception("token verification failed (correlation id %s)", correlation_id)
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"internal error (correlation id {correlation_id}); please report it",
-            )
             raise
         if caller.role not in self._allowed_roles:
             log.info(
@@ -121,13 +119,13 @@ class AuthInterceptor(InterceptorBase):
                 caller.role.value,
                 self._port_name,
             )
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, self._wrong_port(caller.role))
+            raise PermissionDenied(self._wrong_port(caller.role))
         if self._rate_limiter is not None:
             try:
                 self._rate_limiter.check(caller)
             except ResourceExhausted as error:
                 log.info("refused %s: token %s: %s", method, caller.token_id, error.message)
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, error.message)
+                raise
         return caller
 
     def _wrong_port(self, role: Role) -> str:
@@ -174,10 +172,9 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return deserialize
 
 
-async def _refuse_undecodable(request: Any, context: Context) -> None:
+def _refuse_undecodable(request: Any) -> None:
     if isinstance(request, _Undecodable):
-        await context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        raise InvalidArgument(
             f"the request is not a valid message for this method ({request.reason}); "
             "send it with the generated client code of the matching .proto",
         )

@@ -40,7 +40,6 @@ from scheduler.dev.dev_tokens import ensure_dev_tokens
 from scheduler.domain.errors import BerthError
 from scheduler.domain.jobs import Role
 from scheduler.logging_setup import configure_logging
-from token_database.errors import TokenDatabaseError
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
 
@@ -173,9 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendStatusFormatError as error:
         print(f"{PROG}: --backend-status-file {args.backend_status_file}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except TokenDatabaseError as error:
-        print(f"{PROG}: {error.message}", file=sys.stderr)
-        return EXIT_FAILED
     except (BerthError, BotoCoreError, ClientError, OSError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -16,8 +16,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from berth_common.errors import NotFound
 from scheduler.domain.jobs import Role
-from token_database.errors import TokenNotFound
 from token_database.registry import TokenRegistry
 
 
@@ -37,7 +37,7 @@ def _still_valid(registry: TokenRegistry, token: str | None, role: str) -> bool:
         return False
     try:
         return registry.verify(token).role == role
-    except TokenNotFound:
+    except NotFound:
         return False
 
 
