@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from berth_common.log_lines import LOG_FORMATS
+
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 
@@ -30,3 +32,23 @@ def readable_file(text: str) -> Path:
     except OSError as error:
         raise ValueError(f"must be a readable file ({error.strerror})") from None
     return path
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
+def log_format(text: str) -> str:
+    if text not in LOG_FORMATS:
+        raise ValueError("must be 'text' or 'json'")
+    return text

@@ -16,13 +16,15 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from botocore.exceptions import NoRegionError
 
 from berth_common.errors import BerthError, InvalidArgument
-from berth_common.log_lines import LOG_FORMATS
+from berth_common.option_values import log_format, parse_bool
+from berth_common.options import ConfigError, add_arguments, declared_options, option, resolve
 from token_database.aws_access import make_dynamodb_client, make_ssm_client, resolve_table_name
 from token_database.dev_state import (
     DEFAULT_DEV_STATE_FILE,
@@ -44,6 +46,7 @@ DEFAULT_ADDRESS = "[::]:8084"
 DEFAULT_TABLE = "berth-tokens"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -55,45 +58,46 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {PROG} --help)")
 
 
-def _add_storage_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
-    """On the main parser (with defaults) and each command (only if given), so the
-    options may come before or after the command name."""
+@dataclass(frozen=True)
+class StorageOptions:
+    """Where the tokens live; given before or after the command."""
 
-    def default(value: object) -> object:
-        return value if defaults else argparse.SUPPRESS
-
-    group = parser.add_argument_group("storage")
-    where = group.add_mutually_exclusive_group()
-    where.add_argument(
-        "--table", default=default(None), help=f"token table name (default {DEFAULT_TABLE})"
+    table: str | None = option(None, "--table", help=f"token table name (default {DEFAULT_TABLE})")
+    table_name_key: str | None = option(
+        None, "--table_name_key", help="SSM parameter holding the token table name"
     )
-    where.add_argument(
-        "--table_name_key",
-        default=default(None),
-        metavar="SSM_PARAM",
-        help="SSM parameter holding the token table name",
-    )
-    group.add_argument("--region", default=default(None), help="AWS region")
-    group.add_argument(
-        "--endpoint", default=default(None), metavar="URL", help="AWS endpoint (an emulator)"
-    )
-    group.add_argument(
+    region: str | None = option(None, "--region", help="AWS region")
+    endpoint: str | None = option(None, "--endpoint", help="AWS endpoint (an emulator)")
+    dev: bool = option(
+        False,
         "--dev",
-        action="store_true",
-        default=default(False),
+        parse=parse_bool,
+        switch=True,
         help="the token table of `python -m scheduler --dev` (endpoint, region and table "
         f"from its state file {DEFAULT_DEV_STATE_FILE}; no credentials needed)",
     )
-    group.add_argument(
+    dev_state: Path = option(
+        DEFAULT_DEV_STATE_FILE,
         "--dev-state",
-        type=Path,
-        default=default(DEFAULT_DEV_STATE_FILE),
-        metavar="FILE",
+        parse=Path,
         help="with --dev: the state file, if the scheduler wrote it elsewhere",
     )
-    group.add_argument(
-        "--log-format", choices=LOG_FORMATS, default=default("text"), help="default text"
+    log_format: str = option("text", "--log-format", parse=log_format, help="text or json")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    address: str = option(DEFAULT_ADDRESS, "--address", help=f"default {DEFAULT_ADDRESS}")
+    grace_seconds: float = option(
+        5.0, "--grace-seconds", parse=float, help="in-flight call grace on stop"
     )
+
+
+def _options_of(config_type: type[T], args: argparse.Namespace) -> T:
+    try:
+        return config_type(**resolve(declared_options(config_type), vars(args), environ={}))
+    except ConfigError as error:
+        raise UsageError(f"{error} (see {PROG} --help)") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,14 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Berth's token database: serve it, or create, list, renew, delete tokens.",
         epilog="Exit status: 0 done, 1 failed (not found, AWS unavailable), 2 bad input.",
     )
-    _add_storage_options(parser, defaults=True)
+    storage = declared_options(StorageOptions)
+    add_arguments(parser.add_argument_group("storage"), storage)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = commands.add_parser("serve", help="run the gRPC service")
-    serve.add_argument("--address", default=DEFAULT_ADDRESS, help=f"default {DEFAULT_ADDRESS}")
-    serve.add_argument(
-        "--grace-seconds", type=float, default=5.0, help="in-flight call grace on stop"
-    )
+    add_arguments(serve, declared_options(ServeOptions))
 
     create = commands.add_parser("create", help="issue a token; prints it once on stdout")
     create.add_argument("--name", required=True, help="who or what the token is for")
@@ -129,17 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("token_id")
 
     for command in (serve, create, listing, renew, delete):
-        _add_storage_options(command, defaults=False)
+        # Given after the command only if given at all, so they do not reset earlier ones.
+        add_arguments(command.add_argument_group("storage"), storage, absent=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        configure_logging(args.log_format, logging.INFO if args.command == "serve" else 100)
-        registry, store = _open_registry(args)
+        storage = _options_of(StorageOptions, args)
+        configure_logging(storage.log_format, logging.INFO if args.command == "serve" else 100)
+        registry, store = _open_registry(storage)
         if args.command == "serve":
-            return _serve(registry, store, args.address, args.grace_seconds)
+            serve = _options_of(ServeOptions, args)
+            return _serve(registry, store, serve.address, serve.grace_seconds)
         return _run_admin_command(registry, args)
     except (UsageError, InvalidArgument) as error:
         print(f"{PROG}: {_message(error)}", file=sys.stderr)
@@ -153,22 +158,26 @@ def _message(error: Exception) -> str:
     return error.message if isinstance(error, BerthError) else str(error)
 
 
-def _use_dev_state(args: argparse.Namespace) -> None:
+def _with_dev_state(args: StorageOptions) -> StorageOptions:
     """--dev: what the development system wrote fills the storage options not given."""
     try:
         state = read_dev_state(args.dev_state)
     except DevStateError as error:
         raise UsageError(str(error)) from None
     use_dev_credentials()
-    args.endpoint = args.endpoint or state.endpoint
-    args.region = args.region or state.region
-    if not args.table_name_key:
-        args.table = args.table or state.token_table
+    return replace(
+        args,
+        endpoint=args.endpoint or state.endpoint,
+        region=args.region or state.region,
+        table=args.table if args.table_name_key else args.table or state.token_table,
+    )
 
 
-def _open_registry(args: argparse.Namespace) -> tuple[TokenRegistry, DynamoDbTokenStore]:
+def _open_registry(args: StorageOptions) -> tuple[TokenRegistry, DynamoDbTokenStore]:
+    if args.table and args.table_name_key:
+        raise UsageError("give --table or --table_name_key, not both")
     if args.dev:
-        _use_dev_state(args)
+        args = _with_dev_state(args)
     try:
         table = args.table or DEFAULT_TABLE
         if args.table_name_key:
