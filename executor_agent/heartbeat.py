@@ -16,9 +16,10 @@ from collections.abc import Callable
 
 import grpc
 
+from berth_common.times import epoch_of, seconds_of
 from executor_agent.backoff import describe, status_code
 from executor_agent.logging_setup import job_event
-from executor_agent.scheduler_link import SchedulerLink, epoch, seconds
+from executor_agent.scheduler_link import SchedulerLink
 
 log = logging.getLogger("executor_agent.heartbeat")
 
@@ -87,8 +88,8 @@ class Heartbeater:
                     log, "heartbeat_resumed", self._job_id, failed_for=self._clock() - failing_since
                 )
                 failing_since = None
-            self.lease_expires_at = epoch(response.lease.expires_at)
-            interval = seconds(response.lease.heartbeat_interval)
+            self.lease_expires_at = epoch_of(response.lease.expires_at)
+            interval = seconds_of(response.lease.heartbeat_interval)
             if interval > 0:
                 self.interval_s = interval
             delay = self.interval_s

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from berth.scheduler.v1 import execution_pb2
 
+from berth_common.times import epoch_of, seconds_of
 from executor_agent.config import AgentConfig
 from executor_agent.heartbeat import Heartbeater
 from executor_agent.job_log import JobLog
@@ -35,7 +36,7 @@ from executor_agent.reporting import (
     send_report,
 )
 from executor_agent.runners import Runner, RunRequest, RunResult
-from executor_agent.scheduler_link import SchedulerLink, epoch, seconds
+from executor_agent.scheduler_link import SchedulerLink
 from executor_agent.upload import Targets, Uploader, UploadError
 
 log = logging.getLogger("executor_agent.job")
@@ -68,7 +69,7 @@ def job_settings(assigned: execution_pb2.AssignedJob) -> dict[str, object]:
         "format": assigned.job.program.format,
         "backend": settings.backend,
         "n_shots": settings.n_shots,
-        "timeout_seconds": seconds(settings.timeout),
+        "timeout_seconds": seconds_of(settings.timeout),
         "parameters": dict(settings.parameters),
         "attempt": assigned.attempt,
     }
@@ -102,8 +103,8 @@ class JobExecution:
             link,
             assigned.job_id,
             slot.agent_id,
-            epoch(assigned.lease.expires_at),
-            seconds(assigned.lease.heartbeat_interval),
+            epoch_of(assigned.lease.expires_at),
+            seconds_of(assigned.lease.heartbeat_interval),
             clock,
         )
 
@@ -124,7 +125,7 @@ class JobExecution:
         self._event(
             "assigned",
             attempt=self._assigned.attempt,
-            queued=dequeued_at - epoch(queued_at) if queued_at.seconds else None,
+            queued=dequeued_at - epoch_of(queued_at) if queued_at.seconds else None,
         )
         heartbeats = asyncio.create_task(self._heartbeater.run())
         work_dir = Path(tempfile.mkdtemp(prefix=f"{self.job_id[:40]}-", dir=self._work_root))
@@ -154,7 +155,7 @@ class JobExecution:
             gpus=self._slot.gpus,
             env={"CUDA_VISIBLE_DEVICES": ",".join(self._slot.gpus)} if self._slot.gpus else {},
         )
-        timeout_s = seconds(self._assigned.job.settings.timeout)
+        timeout_s = seconds_of(self._assigned.job.settings.timeout)
         started_at = self._clock()
         self._event("running", timeout=timeout_s)
         running = asyncio.create_task(self._runner.run(request))

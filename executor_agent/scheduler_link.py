@@ -13,8 +13,8 @@ from pathlib import Path
 
 import grpc
 from berth.scheduler.v1 import execution_pb2, execution_pb2_grpc
-from google.protobuf import duration_pb2, timestamp_pb2
 
+from berth_common.times import to_duration
 from executor_agent.token_file import TokenFile
 
 # Quick reconnects after a scheduler restart; not grpc.min_reconnect_backoff_ms,
@@ -26,26 +26,6 @@ CHANNEL_OPTIONS = (
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
 )
 CALL_TIMEOUT_S = 15.0
-
-
-def to_timestamp(epoch_s: float) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(round(epoch_s * 1e9))
-    return stamp
-
-
-def to_duration(seconds: float) -> duration_pb2.Duration:
-    duration = duration_pb2.Duration()
-    duration.FromNanoseconds(round(seconds * 1e9))
-    return duration
-
-
-def seconds(duration: duration_pb2.Duration) -> float:
-    return float(duration.ToNanoseconds()) / 1e9
-
-
-def epoch(stamp: timestamp_pb2.Timestamp) -> float:
-    return float(stamp.ToNanoseconds()) / 1e9
 
 
 class SchedulerUnreachable(Exception):

@@ -20,9 +20,9 @@ from typing import Literal
 import requests
 from berth.scheduler.v1 import job_pb2
 
+from berth_common.times import epoch_of
 from executor_agent.backoff import Backoff, describe
 from executor_agent.logging_setup import job_event
-from executor_agent.scheduler_link import epoch
 
 log = logging.getLogger("executor_agent.upload")
 
@@ -66,7 +66,7 @@ class Uploader:
     def _expired(self, target: job_pb2.UploadTarget) -> bool:
         if not target.HasField("expires_at"):
             return False
-        return epoch(target.expires_at) <= self._clock() + EXPIRY_MARGIN_S
+        return epoch_of(target.expires_at) <= self._clock() + EXPIRY_MARGIN_S
 
     async def put(self, kind: Kind, raw: bytes) -> int:
         """Upload gzip(raw) as `kind`; returns the bytes stored. Raises UploadError."""

@@ -18,6 +18,7 @@ import grpc
 from berth.scheduler.v1 import job_pb2, submission_pb2, submission_pb2_grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from berth_common.times import to_duration
 from scheduler_client.call_failures import explain, not_worth_retrying
 from scheduler_client.errors import BerthRpcError
 from scheduler_client.job import Job
@@ -56,10 +57,7 @@ class _FinalFailure(Exception):
 
 
 def _duration(value: float | timedelta) -> duration_pb2.Duration:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    duration = duration_pb2.Duration()
-    duration.FromNanoseconds(round(seconds * 1e9))
-    return duration
+    return to_duration(value.total_seconds() if isinstance(value, timedelta) else float(value))
 
 
 def open_channel(address: str, tls: bool | grpc.ChannelCredentials = False) -> grpc.Channel:

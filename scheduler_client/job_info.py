@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from berth.scheduler.v1 import job_pb2, submission_pb2
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
+
+from berth_common.times import seconds_of
 
 
 class JobStatus(enum.StrEnum):
@@ -60,10 +62,6 @@ def _time(stamp: timestamp_pb2.Timestamp) -> datetime | None:
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-def _seconds(duration: duration_pb2.Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
-
-
 @dataclass(frozen=True)
 class JobTimes:
     submitted_at: datetime | None = None
@@ -108,7 +106,7 @@ class JobInfo:
             actual_backend=info.actual_backend,
             format=info.format,
             n_shots=info.n_shots,
-            timeout_s=_seconds(info.timeout),
+            timeout_s=seconds_of(info.timeout),
             attempt=info.attempt,
             cancel_requested=info.cancel_requested,
             times=JobTimes(

@@ -8,6 +8,8 @@ from typing import Any
 
 from berth.scheduler.v1 import submission_pb2
 
+from berth_common.times import seconds_of
+
 
 class Availability(enum.StrEnum):
     AVAILABLE = "available"
@@ -39,7 +41,7 @@ class ServiceStatus:
             availability=_FROM_PB.get(response.availability, Availability.UNKNOWN),
             description=response.description,
             queue_length=response.queue_length,
-            role_max_timeout_s=limit.seconds + limit.nanos / 1e9,
+            role_max_timeout_s=seconds_of(limit),
         )
 
     def to_json(self) -> dict[str, Any]:

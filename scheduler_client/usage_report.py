@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from berth.scheduler.v1 import submission_pb2
-from google.protobuf import duration_pb2
+
+from berth_common.times import seconds_of
 
 
 class UsageGrouping(enum.StrEnum):
@@ -27,10 +28,6 @@ _TO_PB = {
     UsageGrouping.DAY: submission_pb2.USAGE_GROUPING_DAY,
     UsageGrouping.USER: submission_pb2.USAGE_GROUPING_USER,
 }
-
-
-def _seconds(d: duration_pb2.Duration) -> float:
-    return d.seconds + d.nanos / 1e9
 
 
 @dataclass(frozen=True)
@@ -57,12 +54,12 @@ class UsageFigures:
             jobs=f.jobs,
             jobs_by_status=dict(f.jobs_by_status),
             runs=f.runs,
-            run_time_total_s=_seconds(f.run_time_total),
-            run_time_p50_s=_seconds(f.run_time_p50),
-            run_time_p95_s=_seconds(f.run_time_p95),
+            run_time_total_s=seconds_of(f.run_time_total),
+            run_time_p50_s=seconds_of(f.run_time_p50),
+            run_time_p95_s=seconds_of(f.run_time_p95),
             dequeued=f.dequeued,
-            queue_time_p50_s=_seconds(f.queue_time_p50),
-            queue_time_p95_s=_seconds(f.queue_time_p95),
+            queue_time_p50_s=seconds_of(f.queue_time_p50),
+            queue_time_p95_s=seconds_of(f.queue_time_p95),
             bytes_in=f.bytes_in,
             bytes_out=f.bytes_out,
         )

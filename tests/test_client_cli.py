@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_client.durations import parse_duration
+from berth_common.times import parse_duration
 from tests.agent_helpers import CANCELLED, ManualAgent
 from tests.berth_system import BerthSystem
 from tests.client_harness import ROOT, RunCli, agent_runs_next_job, submit_id

@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-
 from berth_common.errors import InvalidArgument
+from berth_common.times import duration_seconds, format_utc, parse_utc
 
-_UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+)([wdhms])")
-_SPEC = re.compile(r"(?:\d+[wdhms])+")
 NEVER = "never"
 
 
 def parse_expiry(text: str, now: float) -> float | None:
     """Epoch seconds, or None for "never". A duration counts from `now`; a date is UTC."""
-    spec = text.strip().lower()
-    if spec == NEVER:
+    if text.strip().lower() == NEVER:
         return None
-    if _SPEC.fullmatch(spec):
-        seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(spec))
+    # A bare number could be a compact date (20300131), so a duration needs its unit here.
+    seconds = duration_seconds(text, bare_number=False)
+    if seconds is not None:
         if seconds <= 0:
             raise InvalidArgument(f"--expires {text!r} is zero; give a positive duration or never")
         return now + seconds
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+    moment = parse_utc(text)
+    if moment is None:
         raise InvalidArgument(
             f"--expires {text!r} is not understood; write e.g. 30d, 12h, 1w2d, never "
             "or a date like 2030-01-31"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        )
+    return moment
 
 
 def format_time(epoch: float | None) -> str:
-    if epoch is None:
-        return NEVER
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return NEVER if epoch is None else format_utc(epoch)

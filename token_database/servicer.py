@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 import grpc
 from berth.tokens.v1 import token_database_pb2, token_database_pb2_grpc
-from google.protobuf import timestamp_pb2
 
 from berth_common.errors import NotFound, PermissionDenied, Unauthenticated
 from berth_common.grpc_status import RpcErrors
+from berth_common.times import epoch_of, to_timestamp
 from token_database.registry import TokenRegistry
 from token_database.request_ids import bind_request_id
 from token_database.token_info import ADMIN_ROLE, MAX_TOKEN_LENGTH, TokenInfo
@@ -130,12 +130,7 @@ def bearer_token(metadata: Any) -> str:
 def _optional_time(message: Any, field: str) -> float | None:
     if not message.HasField(field):
         return None
-    stamp: timestamp_pb2.Timestamp = getattr(message, field)
-    return stamp.seconds + stamp.nanos / 1e9
-
-
-def _timestamp(seconds: int) -> timestamp_pb2.Timestamp:
-    return timestamp_pb2.Timestamp(seconds=seconds)
+    return epoch_of(getattr(message, field))
 
 
 def token_info_pb(info: TokenInfo) -> token_database_pb2.TokenInfo:
@@ -143,7 +138,7 @@ def token_info_pb(info: TokenInfo) -> token_database_pb2.TokenInfo:
         token_id=info.token_id,
         name=info.name,
         role=info.role,
-        created_at=_timestamp(info.created_at),
-        expires_at=_timestamp(info.expires_at) if info.expires_at is not None else None,
+        created_at=to_timestamp(info.created_at),
+        expires_at=to_timestamp(info.expires_at) if info.expires_at is not None else None,
         owner_hash=info.owner_hash,
     )

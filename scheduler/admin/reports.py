@@ -6,18 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from berth.scheduler.v1 import admin_pb2
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
+from berth_common.times import format_duration, seconds_of
 from scheduler.admin.admin_client import AVAILABILITY_NAMES
 from scheduler_client.cli.formatting import status_phrase, table
-from scheduler_client.durations import format_duration
 from scheduler_client.job_info import JobInfo
 
 _TERMS = ("age", "timeout", "role", "fair_share")
-
-
-def _seconds(duration: duration_pb2.Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
 
 
 def _iso(stamp: timestamp_pb2.Timestamp) -> str:
@@ -39,7 +35,7 @@ def queue_json(listing: admin_pb2.ListQueueResponse) -> dict[str, Any]:
     return {
         "as_of": _iso(listing.as_of),
         "weights": _terms(listing.weights),
-        "max_wait_s": _seconds(listing.max_wait),
+        "max_wait_s": seconds_of(listing.max_wait),
         "queues": {
             name: {
                 "length": listing.queue_lengths.get(name, len(jobs)),
@@ -51,8 +47,8 @@ def queue_json(listing: admin_pb2.ListQueueResponse) -> dict[str, Any]:
                         "owner_name": job.owner_name,
                         "role": job.role,
                         "queued_at": _iso(job.queued_at),
-                        "waited_s": _seconds(job.waited),
-                        "timeout_s": _seconds(job.timeout),
+                        "waited_s": seconds_of(job.waited),
+                        "timeout_s": seconds_of(job.timeout),
                         "burst": job.burst,
                         "size_bytes": job.size_bytes,
                         "priority": job.priority,
@@ -73,7 +69,7 @@ def _formula(listing: admin_pb2.ListQueueResponse) -> str:
     return (
         f"PRIORITY = AGE + TIMEOUT + ROLE + FAIRSHARE, weighted {w.age:g}, {w.timeout:g}, "
         f"{w.role:g}, {w.fair_share:g}; jobs waiting over "
-        f"{format_duration(_seconds(listing.max_wait))} go first, oldest first (starved)"
+        f"{format_duration(seconds_of(listing.max_wait))} go first, oldest first (starved)"
     )
 
 
@@ -97,8 +93,8 @@ def queue_lines(listing: admin_pb2.ListQueueResponse, backend: str) -> Iterator[
                 str(job.position),
                 job.job_id,
                 f"{job.owner_name or '?'} ({job.role})",
-                format_duration(_seconds(job.waited)),
-                format_duration(_seconds(job.timeout)),
+                format_duration(seconds_of(job.waited)),
+                format_duration(seconds_of(job.timeout)),
                 f"{job.priority:.1f}",
                 *(f"{value:.1f}" for value in _terms(job.weighted).values()),
                 "starved" if job.starved else "",

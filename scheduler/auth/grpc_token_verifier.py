@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import grpc
 from berth.tokens.v1 import token_database_pb2, token_database_pb2_grpc
 
+from berth_common.times import epoch_of
 from scheduler.auth.token_verifier import (
     MAX_TOKEN_LENGTH,
     TOKEN_DATABASE_DOWN_MESSAGE,
@@ -111,11 +112,7 @@ class GrpcTokenVerifier:
         except ValueError:
             log.error("token %s has role %r, unknown to the scheduler", info.token_id, info.role)
             raise Unauthenticated(UNKNOWN_TOKEN_MESSAGE) from None
-        expires_at = (
-            info.expires_at.seconds + info.expires_at.nanos / 1e9
-            if info.HasField("expires_at")
-            else None
-        )
+        expires_at = epoch_of(info.expires_at) if info.HasField("expires_at") else None
         if expires_at is not None and expires_at <= self._wall_clock():
             raise Unauthenticated(UNKNOWN_TOKEN_MESSAGE)  # expired between its check and ours
         owner = info.owner_hash or token_hash(token)

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 from berth.scheduler.v1 import admin_pb2, admin_pb2_grpc, submission_pb2
 
+from berth_common.times import to_duration
 from scheduler.auth.interceptor import principal
 from scheduler.backend_status.backend_status import Availability
 from scheduler.backend_status.status_change import StatusChange
@@ -46,7 +47,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 role=policy.role_weight,
                 fair_share=policy.fair_share_weight,
             ),
-            max_wait=convert.duration(policy.max_wait_s),
+            max_wait=to_duration(policy.max_wait_s),
             as_of=convert.timestamp(listing.as_of),
         )
 
@@ -112,8 +113,8 @@ def _queued_job(view: QueuedJobView, policy: PriorityPolicy) -> admin_pb2.Queued
         owner_name=view.owner_name,
         role=entry.role.value,
         queued_at=convert.timestamp(entry.queued_at),
-        waited=convert.duration(view.waited_s),
-        timeout=convert.duration(entry.timeout_s),
+        waited=to_duration(view.waited_s),
+        timeout=to_duration(entry.timeout_s),
         burst=entry.burst,
         size_bytes=entry.size_bytes,
         factors=_terms(b.age_factor, b.timeout_factor, b.role_factor, b.fair_share_factor),

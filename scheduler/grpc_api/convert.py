@@ -5,6 +5,7 @@ from __future__ import annotations
 from berth.scheduler.v1 import job_pb2, submission_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from berth_common.times import epoch_of, seconds_of, to_duration, to_timestamp
 from scheduler.backend_status.backend_status import Availability
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import DownloadLink, JobRecord, JobStatus, JobView, UploadTarget
@@ -29,24 +30,14 @@ MAX_DURATION_S = 10 * 365 * 86400
 
 
 def timestamp(epoch_s: float) -> timestamp_pb2.Timestamp | None:
-    if not epoch_s:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(round(epoch_s * 1e9))
-    return ts
+    return to_timestamp(epoch_s) if epoch_s else None
 
 
 def epoch_seconds(ts: timestamp_pb2.Timestamp, field: str) -> float:
     """0.0 for an unset timestamp; INVALID_ARGUMENT for one outside 1970..9999."""
     if ts.seconds < 0 or ts.seconds > 253402300799 or not 0 <= ts.nanos < 1_000_000_000:
         raise InvalidArgument(f"{field} is not a valid timestamp")
-    return ts.seconds + ts.nanos / 1e9
-
-
-def duration(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(round(seconds * 1e9))
-    return d
+    return epoch_of(ts)
 
 
 def duration_seconds(d: duration_pb2.Duration, field: str) -> float:
@@ -56,7 +47,7 @@ def duration_seconds(d: duration_pb2.Duration, field: str) -> float:
         or (d.seconds and d.nanos and (d.seconds > 0) != (d.nanos > 0))
     ):
         raise InvalidArgument(f"{field} is not a valid duration")
-    return d.seconds + d.nanos / 1e9
+    return seconds_of(d)
 
 
 def job_status(status: job_pb2.JobStatus.ValueType, field: str) -> JobStatus | None:
@@ -103,7 +94,7 @@ def job_info(view: JobView) -> submission_pb2.JobInfo:
         actual_backend=job.actual_backend,
         format=job.format,
         n_shots=job.n_shots,
-        timeout=duration(job.timeout_s),
+        timeout=to_duration(job.timeout_s),
         attempt=job.attempt,
         cancel_requested=job.cancel_requested,
         timestamps=timestamps(job),

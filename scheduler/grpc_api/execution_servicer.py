@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 from berth.scheduler.v1 import execution_pb2, execution_pb2_grpc, job_pb2
 
+from berth_common.times import to_duration
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Assignment, Completion, JobStatus
 from scheduler.grpc_api import convert
@@ -46,7 +47,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
         return execution_pb2.HeartbeatResponse(
             lease=execution_pb2.Lease(
                 expires_at=convert.timestamp(expires_at),
-                heartbeat_interval=convert.duration(self._ops.heartbeat_interval_s),
+                heartbeat_interval=to_duration(self._ops.heartbeat_interval_s),
             ),
             cancel_requested=cancel_requested,
         )
@@ -101,7 +102,7 @@ def _assigned(assignment: Assignment) -> execution_pb2.AssignedJob:
             settings=job_pb2.JobSettings(
                 backend=job.backend,
                 n_shots=job.n_shots,
-                timeout=convert.duration(job.timeout_s),
+                timeout=to_duration(job.timeout_s),
                 parameters=job.parameters,
             ),
         ),
@@ -110,7 +111,7 @@ def _assigned(assignment: Assignment) -> execution_pb2.AssignedJob:
         log_upload=convert.upload_target(assignment.log_upload),
         lease=execution_pb2.Lease(
             expires_at=convert.timestamp(assignment.lease_expires_at),
-            heartbeat_interval=convert.duration(assignment.heartbeat_interval_s),
+            heartbeat_interval=to_duration(assignment.heartbeat_interval_s),
         ),
         timestamps=convert.timestamps(job),
     )

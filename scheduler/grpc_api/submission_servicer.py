@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 from berth.scheduler.v1 import submission_pb2, submission_pb2_grpc
 
+from berth_common.times import to_duration
 from scheduler.auth.interceptor import principal
 from scheduler.domain.jobs import SubmitRequest
 from scheduler.grpc_api import convert, usage_messages
@@ -102,7 +103,7 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
             availability=convert.AVAILABILITY_TO_PB[status.status.availability],
             description=status.status.description,
             queue_length=status.queue_length,
-            role_max_timeout=convert.duration(status.role_max_timeout_s),
+            role_max_timeout=to_duration(status.role_max_timeout_s),
         )
 
     @server_stream

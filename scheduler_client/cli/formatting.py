@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from scheduler_client.durations import format_duration
+from berth_common.times import format_duration
 from scheduler_client.errors import BerthError, BerthRpcError
 from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus
 from scheduler_client.service_status import ServiceStatus

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from berth_common.times import parse_duration
 from berth_common.version import __version__
 from scheduler_client.cli import exit_codes, job_commands, overview_commands, usage_command
 from scheduler_client.cli.connection import UsageError, add_connection_options
 from scheduler_client.cli.formatting import Output
-from scheduler_client.durations import parse_duration
 from scheduler_client.errors import BerthError
 from scheduler_client.token_source import DEFAULT_ROLE
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from berth_common.times import format_duration, parse_duration
 from scheduler_client.cli import exit_codes
 from scheduler_client.cli.connection import UsageError, client_from_args
 from scheduler_client.cli.formatting import Output, table
-from scheduler_client.durations import format_duration, parse_duration
 from scheduler_client.usage_report import UsageFigures, UsageGrouping, UsageReport
 
 DEFAULT_SINCE = "7d"
