@@ -1,17 +1,14 @@
-"""Reconnecting without hammering: full-jitter backoff, and logging only when things change.
+"""Reconnecting without hammering: which failures are worth retrying, and logging only
+when things change.
 
-Thousands of agents losing the scheduler at once (a deploy, a network blip)
-must not come back in lockstep, so each waits a uniformly random time between
-zero and an exponentially growing cap. The log says "unreachable" once and
-"reachable again" once, not a line per attempt.
+The waits are berth_common/backoff.py's full jitter, so thousands of agents losing
+the scheduler at once do not come back in lockstep. The log says "unreachable"
+once and "reachable again" once, not a line per attempt.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import grpc
 
@@ -28,24 +25,6 @@ FATAL_CODES = frozenset(
         grpc.StatusCode.UNIMPLEMENTED,
     }
 )
-
-
-@dataclass
-class Backoff:
-    """Full jitter: the n-th wait is uniform in [0, min(maximum, initial * 2**n))."""
-
-    initial_s: float = 0.2
-    maximum_s: float = 10.0
-    random: Callable[[], float] = field(default=random.random, repr=False)
-    failures: int = 0
-
-    def next_delay(self) -> float:
-        cap = min(self.maximum_s, self.initial_s * 2.0**self.failures)
-        self.failures += 1
-        return cap * self.random()
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def status_code(error: BaseException) -> grpc.StatusCode | None:

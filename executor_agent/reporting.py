@@ -17,9 +17,10 @@ from typing import TypeAlias
 import grpc
 from berth.scheduler.v1 import execution_pb2
 
+from berth_common.backoff import Backoff
 from berth_common.times import to_timestamp
 from executor_agent import AGENT_VERSION
-from executor_agent.backoff import FATAL_CODES, Backoff, describe, status_code
+from executor_agent.backoff import FATAL_CODES, describe, status_code
 from executor_agent.heartbeat import LEASE_GONE_CODES
 from executor_agent.job_log import truncate_error
 from executor_agent.logging_setup import job_event

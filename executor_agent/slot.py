@@ -17,7 +17,8 @@ from pathlib import Path
 import grpc
 from berth.scheduler.v1 import execution_pb2
 
-from executor_agent.backoff import FATAL_CODES, Backoff, ConnectionState, describe, status_code
+from berth_common.backoff import Backoff
+from executor_agent.backoff import FATAL_CODES, ConnectionState, describe, status_code
 from executor_agent.config import AgentConfig
 from executor_agent.job_execution import JobExecution, Slot
 from executor_agent.runners import Runner

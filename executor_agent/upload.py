@@ -20,8 +20,9 @@ from typing import Literal
 import requests
 from berth.scheduler.v1 import job_pb2
 
+from berth_common.backoff import Backoff
 from berth_common.times import epoch_of
-from executor_agent.backoff import Backoff, describe
+from executor_agent.backoff import describe
 from executor_agent.logging_setup import job_event
 
 log = logging.getLogger("executor_agent.upload")

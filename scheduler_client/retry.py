@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import grpc
 
+from berth_common.backoff import full_jitter
+
 T = TypeVar("T")
 
 RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
@@ -42,9 +44,10 @@ class RetryPolicy:
             raise ValueError("backoffs must be >= 0 and multiplier >= 1")
 
     def backoff_s(self, retry_number: int) -> float:
-        """Full jitter: uniform in [0, min(max, initial * multiplier**n)) for the n-th retry."""
-        cap = min(self.max_backoff_s, self.initial_backoff_s * self.multiplier**retry_number)
-        return cap * self.random()
+        """Full jitter, counting retries from 0."""
+        return full_jitter(
+            retry_number, self.initial_backoff_s, self.max_backoff_s, self.multiplier, self.random
+        )
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)

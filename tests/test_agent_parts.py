@@ -9,7 +9,8 @@ import logging
 import grpc
 import pytest
 
-from executor_agent.backoff import Backoff, ConnectionState
+from berth_common.backoff import Backoff
+from executor_agent.backoff import ConnectionState
 from executor_agent.job_log import JobLog, truncate_error
 from executor_agent.logging_setup import JsonFormatter, job_event
 

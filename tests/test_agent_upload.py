@@ -15,8 +15,8 @@ import boto3
 import pytest
 from berth.scheduler.v1 import job_pb2
 
+from berth_common.backoff import Backoff
 from berth_common.times import to_timestamp
-from executor_agent.backoff import Backoff
 from executor_agent.upload import Targets, Uploader, UploadError
 
 GZIP = "application/gzip"

@@ -9,11 +9,12 @@ Unavailable, like any other throttling.
 
 from __future__ import annotations
 
-import random
+import math
 import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from berth_common.backoff import full_jitter
 from scheduler.aws.aws_errors import translate_aws_errors
 from scheduler.aws.table_definitions import JOB_ID
 from scheduler.domain.errors import Unavailable
@@ -56,5 +57,5 @@ def _read_chunk(client: DynamoDBClient, table: str, job_ids: list[str]) -> list[
         if not pending:
             return items
         # Full jitter: replicas throttled together must not come back together.
-        time.sleep(random.uniform(0, _BACKOFF_S * 2**round_number))
+        time.sleep(full_jitter(round_number, _BACKOFF_S, math.inf))
     raise Unavailable("DynamoDB is unavailable (throttled); retry in a few seconds")

@@ -8,11 +8,12 @@ returned, so that exactly the items written are acknowledged.
 
 from __future__ import annotations
 
-import random
+import math
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from berth_common.backoff import full_jitter
 from scheduler.aws.aws_errors import translate_aws_errors
 from scheduler.aws.table_definitions import JOB_ID
 
@@ -40,7 +41,7 @@ def _put_chunk(client: DynamoDBClient, table: str, items: list[Item]) -> set[str
     for round_number in range(MAX_ROUNDS):
         if round_number:
             # Full jitter: replicas throttled together must not come back together.
-            time.sleep(random.uniform(0, _BACKOFF_S * 2**round_number))
+            time.sleep(full_jitter(round_number, _BACKOFF_S, math.inf))
         requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": item}} for item in pending]
         with translate_aws_errors("DynamoDB"):
             response = client.batch_write_item(RequestItems={table: requests})
