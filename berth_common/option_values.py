@@ -6,9 +6,13 @@ caller adds which flag or variable it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from berth_common.log_lines import LOG_FORMATS
+
+N = TypeVar("N", int, float)
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
@@ -34,18 +38,22 @@ def readable_file(text: str) -> Path:
     return path
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be a positive integer")
-    return value
+def checked(
+    convert: Callable[[str], N], accept: Callable[[N], bool], expected: str
+) -> Callable[[str], N]:
+    """A parser: `convert` the text, then ValueError("must be <expected>") unless `accept`."""
+
+    def parse(text: str) -> N:
+        value = convert(text)
+        if not accept(value):
+            raise ValueError(f"must be {expected}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be an integer >= 0")
-    return value
+positive_int = checked(int, lambda value: value > 0, "a positive integer")
+non_negative_int = checked(int, lambda value: value >= 0, "an integer >= 0")
 
 
 def log_format(text: str) -> str:

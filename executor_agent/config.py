@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from berth_common.option_values import log_format, parse_bool, positive_int, readable_file
+from berth_common.option_values import checked, log_format, parse_bool, positive_int, readable_file
 from berth_common.options import (
     MISSING,
     ConfigError,
@@ -47,18 +47,8 @@ class DockerOptions:
 # -- value parsers: each raises ValueError with what is expected -------------------------
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError("must be a number of seconds >= 0")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a number of seconds > 0")
-    return value
+_non_negative_float = checked(float, lambda value: value >= 0, "a number of seconds >= 0")
+_positive_float = checked(float, lambda value: value > 0, "a number of seconds > 0")
 
 
 def _address(text: str) -> str:

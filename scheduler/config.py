@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth_common.option_values import (
+    checked,
     log_format,
     non_negative_int,
     parse_bool,
@@ -48,42 +49,22 @@ class TlsFiles:
     client_ca: Path | None = None
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be a port number 0..65535 (0 = any free port)")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a positive number")
-    return value
-
-
-def _weight(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < float("inf"):
-        raise ValueError("must be a number >= 0")
-    return value
-
-
-def _inline_input_bytes(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= MAX_INLINE_INPUT_BYTES:
-        raise ValueError(
-            f"must be 0..{MAX_INLINE_INPUT_BYTES} bytes (0 = every input goes to S3; "
-            "a DynamoDB item holds at most 400 KB)"
-        )
-    return value
-
-
-def _metrics_port(text: str) -> int:
-    value = int(text)
-    if not -1 <= value <= 65535:
-        raise ValueError("must be a port number 0..65535 (0 = any free port) or -1 (no metrics)")
-    return value
+_port = checked(
+    int, lambda value: 0 <= value <= 65535, "a port number 0..65535 (0 = any free port)"
+)
+_positive_float = checked(float, lambda value: value > 0, "a positive number")
+_weight = checked(float, lambda value: 0 <= value < float("inf"), "a number >= 0")
+_inline_input_bytes = checked(
+    int,
+    lambda value: 0 <= value <= MAX_INLINE_INPUT_BYTES,
+    f"0..{MAX_INLINE_INPUT_BYTES} bytes (0 = every input goes to S3; "
+    "a DynamoDB item holds at most 400 KB)",
+)
+_metrics_port = checked(
+    int,
+    lambda value: -1 <= value <= 65535,
+    "a port number 0..65535 (0 = any free port) or -1 (no metrics)",
+)
 
 
 def _per_role(env_stem: str, parse: Callable[[str], object], help: str) -> dict[Role, Option]:
