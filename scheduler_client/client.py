@@ -16,9 +16,9 @@ from typing import TypeVar
 
 import grpc
 from berth.scheduler.v1 import job_pb2, submission_pb2, submission_pb2_grpc
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 
-from berth_common.times import to_duration
+from berth_common.times import to_duration, to_timestamp
 from scheduler_client.call_failures import explain, not_worth_retrying
 from scheduler_client.errors import BerthRpcError
 from scheduler_client.job import Job
@@ -288,10 +288,8 @@ class Client:
         else:
             back = since if isinstance(since, timedelta) else timedelta(seconds=since)
             start = datetime.now(UTC) - back
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromDatetime(start)
         request = submission_pb2.GetUsageRequest(
-            since=stamp, by=grouping.to_pb(), all_users=all_users
+            since=to_timestamp(start.timestamp()), by=grouping.to_pb(), all_users=all_users
         )
         response = self._unary("GetUsage", self._stub.GetUsage, request)
         return UsageReport.from_pb(response, grouping, all_users)

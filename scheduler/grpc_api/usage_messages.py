@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from berth.scheduler.v1 import submission_pb2
 
+from berth_common.times import to_duration
 from scheduler.domain.errors import InvalidArgument
-from scheduler.grpc_api.convert import duration, timestamp
+from scheduler.grpc_api.convert import timestamp
 from scheduler.service.usage_report import Grouping, UsageFigures, UsageReport
 
 GROUPING_FROM_PB: dict[submission_pb2.UsageGrouping.ValueType, Grouping] = {
@@ -30,12 +31,12 @@ def figures(f: UsageFigures) -> submission_pb2.UsageFigures:
         jobs=f.jobs,
         jobs_by_status=f.jobs_by_status,
         runs=f.runs,
-        run_time_total=duration(f.run_time_total_s),
-        run_time_p50=duration(f.run_time_p50_s),
-        run_time_p95=duration(f.run_time_p95_s),
+        run_time_total=to_duration(f.run_time_total_s),
+        run_time_p50=to_duration(f.run_time_p50_s),
+        run_time_p95=to_duration(f.run_time_p95_s),
         dequeued=f.dequeued,
-        queue_time_p50=duration(f.queue_time_p50_s),
-        queue_time_p95=duration(f.queue_time_p95_s),
+        queue_time_p50=to_duration(f.queue_time_p50_s),
+        queue_time_p95=to_duration(f.queue_time_p95_s),
         bytes_in=f.bytes_in,
         bytes_out=f.bytes_out,
     )
