@@ -5,7 +5,7 @@ import warnings
 
 from berth.tokens.v1 import token_database_pb2 as berth_dot_tokens_dot_v1_dot_token__database__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
