@@ -19,6 +19,7 @@ from scheduler.auth.token_verifier import TokenVerifier
 from scheduler.aws.aws_settings import AwsSettings, make_boto3_session, make_client
 from scheduler.aws.resource_names import resolve_resource_names
 from scheduler.backend_status.ssm_backend_status import SsmBackendStatusSource
+from scheduler.blob_store.blob_store import BlobStore
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.config import SchedulerConfig
 from scheduler.grpc_api.admin_servicer import AdminServicer
@@ -31,23 +32,20 @@ from scheduler.grpc_api.servers import (
 )
 from scheduler.grpc_api.submission_servicer import SubmissionServicer
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
+from scheduler.job_store.job_store import JobStore
 from scheduler.metrics.metrics_server import MetricsServer, start_metrics_server
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.metrics.state_collector import StateCollector
-from scheduler.queue.fair_share import FairShareTracker
 from scheduler.queue.priority import PriorityPolicy
-from scheduler.queue.queue_set import QueueSet
-from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
-from scheduler.service.executions import ExecutionOperations
+from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.orphan_sweep import OrphanSweep
 from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync
-from scheduler.service.scheduler_state import SchedulerState
-from scheduler.service.submissions import SubmissionOperations
-from scheduler.service.usage_reads import UsageReads
+from scheduler.service.service_layer import ServiceLayer, build_service_layer
+from scheduler.service.tracked_jobs import LifecyclePorts
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +98,9 @@ class SchedulerApp:
         self._clock = clock
         self._verifier = verifier
         self._owns_verifier = verifier is None
-        self.state: SchedulerState | None = None
+        self.layer: ServiceLayer | None = None
+        self.store: JobStore | None = None
+        self.blobs: BlobStore | None = None
         self.submission: RunningServer | None = None
         self.execution: RunningServer | None = None
         self._monitor: LeaseMonitor | None = None
@@ -141,39 +141,35 @@ class SchedulerApp:
                 f"cannot read the backend status parameter {config.backend_status_parameter_name!r}"
                 " (--backend_status_parameter_name); see the log line above"
             )
-        policy = priority_policy(config)
-        queues = QueueSet(policy, config.max_queue_bytes, config.unify_backends)
-        state = SchedulerState(
+        self.store, self.blobs = store, blobs
+        layer = build_service_layer(
             config,
+            priority_policy(config),
             store,
             blobs,
             self._backend_status,
-            queues,
-            submission_io,
-            execution_io,
-            self._clock,
-            self.metrics,
+            status_source,
+            LifecyclePorts(submission_io, execution_io),
+            metrics=self.metrics,
+            clock=self._clock,
         )
-        self.state = state
-        self.replica_sync = ReplicaSync(state, config.replica_sync_seconds)
-        await restore(self.replica_sync)
+        self.layer = layer
+        self.replica_sync = layer.replica_sync
+        await restore(layer.replica_sync)
         if self._verifier is None:
             self._verifier = CachingTokenVerifier(
                 GrpcTokenVerifier(config.address_to_token_database),
                 ttl_s=config.token_cache_seconds,
             )
-        submissions = SubmissionOperations(state, FairShareTracker(policy.fair_share_half_life_s))
-        usage = UsageReads(store, submission_io, config.job_retention_days, self._clock)
-        executions = ExecutionOperations(state, self.replica_sync.request)
-        self._start_metrics(state)
+        self._start_metrics(layer.lifecycle, self._backend_status)
         telemetry = CallTelemetryInterceptor(self.metrics)
         self.submission = await start_submission_server(
             config.bind_host,
             config.port_for_submission,
             config.submission_max_message_length,
-            SubmissionServicer(submissions, usage),
+            SubmissionServicer(layer.submissions, layer.usage),
             self._verifier,
-            AdminServicer(AdministrationOperations(state, status_source)),
+            AdminServicer(layer.administration),
             telemetry=telemetry,
             rate_limiter=request_rate_limiter(config),
             tls=config.tls_files,
@@ -182,15 +178,15 @@ class SchedulerApp:
             config.bind_host,
             config.port_for_execution,
             config.execution_max_message_length,
-            ExecutionServicer(executions, self._clock),
+            ExecutionServicer(layer.executions, self._clock),
             self._verifier,
             telemetry=telemetry,
             tls=config.tls_files,
         )
-        self._monitor = LeaseMonitor(state)
+        self._monitor = layer.monitor
         self._monitor.start()
         self._backend_status.start()
-        self._start_replica_tasks(state)
+        self._start_replica_tasks(store, blobs)
         log.info(
             "scheduler listening: submission port %d, execution port %d; table %s, bucket %s",
             self.submission.port,
@@ -205,8 +201,8 @@ class SchedulerApp:
         servers = [s for s in (self.submission, self.execution) if s is not None]
         for server in servers:
             await server.set_serving(False)
-        if self.state is not None:
-            await self.state.begin_shutdown()
+        if self.layer is not None:
+            await self.layer.signals.close()
         await asyncio.gather(*(server.server.stop(grace) for server in servers))
         for task_owner in (self._monitor, self._backend_status, self.replica_sync, self._sweep):
             if task_owner is not None:
@@ -219,15 +215,15 @@ class SchedulerApp:
             await self.metrics_server.stop()
         log.info("scheduler stopped")
 
-    def _start_replica_tasks(self, state: SchedulerState) -> None:
+    def _start_replica_tasks(self, store: JobStore, blobs: BlobStore) -> None:
         """Following other replicas' changes, and deleting inputs no record claims."""
         if self.replica_sync is not None:
             self.replica_sync.start()
         sweep_io = BlockingIo(1, "orphan-sweep")  # a long listing must not hold an RPC thread
         self._ios.append(sweep_io)
         self._sweep = OrphanSweep(
-            state.store,
-            state.blobs,
+            store,
+            blobs,
             sweep_io,
             interval_s=self.config.orphan_sweep_seconds,
             min_age_s=self.config.orphan_input_age_seconds,
@@ -236,9 +232,14 @@ class SchedulerApp:
         )
         self._sweep.start()
 
-    def _start_metrics(self, state: SchedulerState) -> None:
+    def _start_metrics(self, lifecycle: JobLifecycle, backend_status: BackendStatusCache) -> None:
         collector = StateCollector(
-            state, self.metrics.agents, self._verifier, asyncio.get_running_loop()
+            lifecycle.jobs,
+            backend_status,
+            self.metrics.agents,
+            self._verifier,
+            asyncio.get_running_loop(),
+            self._clock,
         )
         self.metrics.registry.register(collector)
         if self.config.metrics_port < 0:

@@ -39,17 +39,16 @@ from scheduler.domain.jobs import (
 )
 from scheduler.job_store.memory_job_store import MemoryJobStore
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
-from scheduler.queue.fair_share import FairShareTracker
-from scheduler.queue.queue_set import QueueSet
 from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.executions import ExecutionOperations
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.recovery import restore
-from scheduler.service.replica_sync import ReplicaSync, SyncCounts
-from scheduler.service.scheduler_state import SchedulerState
+from scheduler.service.replica_sync import ReplicaSync
+from scheduler.service.service_layer import build_service_layer
 from scheduler.service.submissions import SubmissionOperations
+from scheduler.service.tracked_jobs import LifecyclePorts, SyncCounts
 from tests.token_database_helpers import ManualClock
 
 BACKENDS = ("qpu", "gpu")
@@ -137,28 +136,24 @@ class ServiceWorld:
             self.backend_status, execution_io, config.backend_status_refresh_seconds
         )
         assert await status_cache.refresh(), "the backend status document must parse"
-        policy = priority_policy(config)
-        state = SchedulerState(
+        built = build_service_layer(
             config,
+            priority_policy(config),
             self.store,
             self.blobs,
             status_cache,
-            QueueSet(policy, config.max_queue_bytes, config.unify_backends),
-            submission_io,
-            execution_io,
-            self.clock,
-            SchedulerMetrics(),
+            self.backend_status,
+            LifecyclePorts(submission_io, execution_io),
+            metrics=SchedulerMetrics(),
+            clock=self.clock,
         )
-        replica_sync = ReplicaSync(state, config.replica_sync_seconds)
-        restored = await restore(replica_sync)
+        restored = await restore(built.replica_sync)
         return ServiceLayer(
-            submissions=SubmissionOperations(
-                state, FairShareTracker(policy.fair_share_half_life_s)
-            ),
-            executions=ExecutionOperations(state, replica_sync.request),
-            administration=AdministrationOperations(state, self.backend_status),
-            monitor=LeaseMonitor(state),
-            replica_sync=replica_sync,
+            submissions=built.submissions,
+            executions=built.executions,
+            administration=built.administration,
+            monitor=built.monitor,
+            replica_sync=built.replica_sync,
             restored=restored,
         )
 

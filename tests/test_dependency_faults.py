@@ -147,9 +147,9 @@ def test_dynamodb_unreachable_after_the_input_is_stored_runs_nothing_and_the_inp
 
 def _inputs_without_records(system: BerthSystem) -> set[str]:
     app = system.stack.app
-    assert app is not None and app.state is not None
-    inputs = [stored.job_id for stored in app.state.blobs.list_inputs(time.time() + 60)]
-    return set(inputs) - set(app.state.store.get_many(inputs))
+    assert app is not None and app.blobs is not None and app.store is not None
+    inputs = [stored.job_id for stored in app.blobs.list_inputs(time.time() + 60)]
+    return set(inputs) - set(app.store.get_many(inputs))
 
 
 def test_ssm_unreachable_keeps_the_last_known_backend_status_and_logs_it_once(

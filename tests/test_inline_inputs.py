@@ -34,14 +34,14 @@ def submit(user: Submitter, payload: bytes, *, save_job: bool = False) -> str:
 
 def stored_inputs(system: BerthSystem) -> set[str]:
     app = system.stack.app
-    assert app is not None and app.state is not None
-    return {stored.job_id for stored in app.state.blobs.list_inputs(float("inf"))}
+    assert app is not None and app.blobs is not None and app.store is not None
+    return {stored.job_id for stored in app.blobs.list_inputs(float("inf"))}
 
 
 def record_input(system: BerthSystem, job_id: str) -> bytes | None:
     app = system.stack.app
-    assert app is not None and app.state is not None
-    job = app.state.store.get(job_id)
+    assert app is not None and app.blobs is not None and app.store is not None
+    job = app.store.get(job_id)
     assert job is not None
     return job.inline_input
 

@@ -28,9 +28,9 @@ def test_stop_answers_a_waiting_long_poll_empty_instead_of_cutting_it(
         threading.Thread(target=long_poll, daemon=True).start()
         polling.wait(5)
         # The poll must be parked in the scheduler before the stop: its own wait, not ours.
-        state = berth_system.stack.app.state if berth_system.stack.app else None
-        assert state is not None
-        eventually(lambda: state.signals.waiting() > 0, what="the long-poll to be parked")
+        layer = berth_system.stack.app.layer if berth_system.stack.app else None
+        assert layer is not None
+        eventually(lambda: layer.signals.waiting() > 0, what="the long-poll to be parked")
         started = time.monotonic()
         berth_system.stop_scheduler()
         assert outcome.result(timeout=10) is None, "an empty answer, not an error"

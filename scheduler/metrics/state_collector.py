@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -22,7 +23,8 @@ from scheduler.auth.cached_token_verifier import CacheStats, CachingTokenVerifie
 from scheduler.auth.token_verifier import TokenVerifier
 from scheduler.metrics.agent_sightings import AgentSightings
 from scheduler.queue.queue_set import UNIFIED
-from scheduler.service.scheduler_state import SchedulerState
+from scheduler.service.backend_status_cache import BackendStatusCache
+from scheduler.service.replica_jobs import ReplicaJobs
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,16 @@ class _Snapshot:
 class StateCollector(Collector):
     def __init__(
         self,
-        state: SchedulerState,
+        jobs: ReplicaJobs,
+        backend_status: BackendStatusCache,
         agents: AgentSightings,
         verifier: TokenVerifier | None,
         loop: asyncio.AbstractEventLoop,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._state = state
+        self._jobs = jobs
+        self._backend_status = backend_status
+        self._clock = clock
         self._agents = agents
         self._verifier = verifier
         self._loop = loop
@@ -101,18 +107,17 @@ class StateCollector(Collector):
         return self._snapshot()
 
     def _snapshot(self) -> _Snapshot:
-        state = self._state
-        queues = state.queues
-        backends = set(state.backend_status.backends())
-        queue_keys = {UNIFIED} if queues.unify_backends else set(backends)
-        queue_keys.update(queues.backends())
-        running = Counter(job.backend for job in state.running.values())
-        agents = self._agents.per_backend(state.clock())
+        jobs = self._jobs
+        backends = set(self._backend_status.backends())
+        queue_keys = {UNIFIED} if jobs.unify_backends else set(backends)
+        queue_keys.update(jobs.queue_keys())
+        running = Counter(job.backend for job in jobs.running_jobs())
+        agents = self._agents.per_backend(self._clock())
         stats = self._verifier.stats if isinstance(self._verifier, CachingTokenVerifier) else None
         return _Snapshot(
-            queue_length={key: queues.length(key) for key in queue_keys},
-            queue_bytes={key: queues.queued_bytes(key) for key in queue_keys},
-            queue_bytes_limit=queues.max_bytes,
+            queue_length={key: jobs.queue_length(key) for key in queue_keys},
+            queue_bytes={key: jobs.queued_bytes(key) for key in queue_keys},
+            queue_bytes_limit=jobs.max_queue_bytes,
             running={backend: running[backend] for backend in backends | set(running)},
             agents={backend: agents.get(backend, 0) for backend in backends | set(agents)},
             token_cache=stats,

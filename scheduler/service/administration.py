@@ -9,6 +9,8 @@ meanwhile is re-decided on the new state, never forced through.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler.backend_status.backend_status import (
@@ -20,10 +22,13 @@ from scheduler.backend_status.backend_status import (
 from scheduler.backend_status.status_change import StatusChange
 from scheduler.domain.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from scheduler.domain.jobs import JobRecord, JobStatus, JobView, Principal, Role
+from scheduler.job_store.job_store import JobStore
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.priority import PriorityBreakdown, PriorityPolicy
+from scheduler.service.backend_status_cache import BackendStatusCache
+from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.limits import check_backend_name, check_job_id
-from scheduler.service.scheduler_state import SchedulerState
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +79,42 @@ def require_admin(principal: Principal) -> None:
 
 
 class AdministrationOperations:
-    def __init__(self, state: SchedulerState, status_editor: BackendStatusEditor) -> None:
-        self._s = state
+    def __init__(
+        self,
+        lifecycle: JobLifecycle,
+        *,
+        store: JobStore,
+        backend_status: BackendStatusCache,
+        status_editor: BackendStatusEditor,
+        io: BlockingIo,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._jobs = lifecycle.jobs
+        self._store = store
+        self._backend_status = backend_status
         self._status_editor = status_editor
+        self._io = io
+        self._clock = clock
 
     # --- the queue, like sprio ----------------------------------------------
 
     async def list_queue(self, principal: Principal, backend: str, limit: int) -> QueueListing:
         require_admin(principal)
-        s = self._s
         if backend:
             check_backend_name(backend, "backend")
         if limit == 0:
             limit = DEFAULT_QUEUE_LIMIT
         if not 1 <= limit <= MAX_QUEUE_LIMIT:
             raise InvalidArgument(f"limit must be between 1 and {MAX_QUEUE_LIMIT} (0 = 1000)")
-        now = s.clock()
-        keys = [s.queue_key(backend)] if backend else sorted(s.queues.backends())
-        policy = s.queues.policy
+        now = self._clock()
+        queued = self._jobs
+        keys = [queued.queue_key(backend)] if backend else sorted(queued.queue_keys())
+        policy = queued.policy
         shown: list[tuple[str, int, QueueEntry]] = []
         lengths: dict[str, int] = {}
         for key in keys:
-            ordered = s.queues.ordered(key, now)
+            ordered = queued.ordered(key, now)
             lengths[key] = len(ordered)
             shown.extend((key, rank, e) for rank, e in enumerate(ordered[:limit], start=1))
         names = await self._owner_names([entry for _, _, entry in shown])
@@ -116,8 +135,7 @@ class AdministrationOperations:
         """The queue keeps no names (thousands of entries share a few owners): batch-read them."""
         if not entries:
             return {}
-        s = self._s
-        records = await s.submission_io.run(s.store.get_many, [e.job_id for e in entries])
+        records = await self._io.run(self._store.get_many, [e.job_id for e in entries])
         return {job_id: job.owner_name for job_id, job in records.items()}
 
     # --- job actions -----------------------------------------------------------
@@ -125,7 +143,6 @@ class AdministrationOperations:
     async def requeue(self, principal: Principal, job_id: str) -> AdminOutcome:
         """RUNNING -> QUEUED now; QUEUED stays (changed=False); otherwise FAILED_PRECONDITION."""
         require_admin(principal)
-        s = self._s
         for _ in range(_DECIDE_ATTEMPTS):
             job = await self._load(job_id)
             if job.status is JobStatus.QUEUED:
@@ -140,15 +157,8 @@ class AdministrationOperations:
                     f"the owner of job {job_id} asked to cancel it; it ends when its agent "
                     "stops (or end it now with fail)"
                 )
-            detail = f"requeued by admin {principal.name}"
-            requeued = await s.submission_io.run(
-                s.store.requeue_running, job_id, job.attempt, detail
-            )
+            requeued = await self._lifecycle.requeue(job, f"requeued by admin {principal.name}")
             if requeued is not None:
-                s.running.pop(job_id, None)
-                if not s.queues.try_reserve(requeued.size_bytes):
-                    s.queues.force_reserve(requeued.size_bytes)
-                await s.enqueue(requeued, None)
                 log.info(
                     "job %s requeued by admin token %s (was held by %s, attempt %d)",
                     job_id,
@@ -167,7 +177,6 @@ class AdministrationOperations:
             raise InvalidArgument("reason is required: the job's owner sees it as the job's detail")
         if len(reason) > MAX_REASON:
             raise InvalidArgument(f"reason must be at most {MAX_REASON} characters")
-        s = self._s
         detail = f"failed by admin {principal.name}: {reason}"
         for _ in range(_DECIDE_ATTEMPTS):
             job = await self._load(job_id)
@@ -175,26 +184,8 @@ class AdministrationOperations:
                 if job.status is JobStatus.FAILED and job.detail == detail:
                     return self._outcome(job, changed=False)  # this very call, retried
                 raise FailedPrecondition(f"job {job_id} already ended as {job.status.value}")
-            now = s.clock()
-            if job.status is JobStatus.QUEUED:
-                failed = await s.submission_io.run(
-                    s.store.fail_queued, job_id, detail, now, s.job_expiry(now)
-                )
-                if failed is not None:
-                    s.queues.remove(job_id)  # None when queued through another replica
-            else:
-                failed = await s.submission_io.run(
-                    s.store.end_running,
-                    job_id,
-                    job.attempt,
-                    JobStatus.FAILED,
-                    detail,
-                    now,
-                    s.job_expiry(now),
-                    require_expired_lease=False,
-                )
+            failed = await self._lifecycle.fail(job, detail)
             if failed is not None:
-                s.job_ended(failed)
                 log.info(
                     "job %s failed by admin token %s while %s",
                     job_id,
@@ -206,7 +197,7 @@ class AdministrationOperations:
 
     async def _load(self, job_id: str) -> JobRecord:
         check_job_id(job_id)
-        job = await self._s.submission_io.run(self._s.store.get, job_id)
+        job = await self._io.run(self._store.get, job_id)
         if job is None:
             raise NotFound(f"no job {job_id!r}")
         return job
@@ -214,7 +205,7 @@ class AdministrationOperations:
     def _outcome(self, job: JobRecord, *, changed: bool) -> AdminOutcome:
         position = 0
         if job.status is JobStatus.QUEUED:
-            position = self._s.queues.position(job.job_id, self._s.clock()) or 0
+            position = self._jobs.position(job.job_id) or 0
         return AdminOutcome(JobView(job, position), changed)
 
     # --- backend availability ----------------------------------------------------
@@ -227,7 +218,6 @@ class AdministrationOperations:
         check_backend_name(change.backend, "backend")
         if len(change.description) > MAX_DESCRIPTION:
             raise InvalidArgument(f"description must be at most {MAX_DESCRIPTION} characters")
-        s = self._s
         changed = False
 
         def apply(text: str) -> str | None:
@@ -241,8 +231,8 @@ class AdministrationOperations:
             changed = new_text is not None
             return new_text
 
-        text = await s.submission_io.run(self._status_editor.edit, apply)
-        await s.backend_status.refresh()
+        text = await self._io.run(self._status_editor.edit, apply)
+        await self._backend_status.refresh()
         roles = parse_backend_status(text).get(change.backend, {})
         log.info(
             "backend %s set %s for %s by admin token %s",

@@ -47,6 +47,12 @@ class QueueSignals:
     def __init__(self) -> None:
         # queue key -> (condition, number of long-polls waiting on it)
         self._conditions: dict[str, tuple[asyncio.Condition, int]] = {}
+        self.closed = False
+
+    async def close(self) -> None:
+        """Shutdown: long-polls return empty at once, so agents reconnect elsewhere quickly."""
+        self.closed = True
+        await self.notify_all()
 
     async def notify(self, queue_key: str) -> None:
         entry = self._conditions.get(queue_key)

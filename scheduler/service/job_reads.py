@@ -35,6 +35,9 @@ class FinishedJobs:
     def __len__(self) -> int:
         return len(self._records)
 
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._records
+
     def get(self, job_id: str) -> JobRecord | None:
         job = self._records.get(job_id)
         if job is not None and job.job_expiry <= self._clock():

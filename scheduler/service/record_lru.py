@@ -1,7 +1,7 @@
 """A bounded map of job records, for the two places the scheduler may trust one it saw.
 
 Whoever keeps records here says why they are still true when read back (see
-`FinishedJobs` in job_reads.py, and SchedulerState's queued records, which
+`FinishedJobs` in job_reads.py, and the lifecycle's queued records, which
 the store double-checks with a conditional write); this only bounds memory.
 """
 
@@ -27,6 +27,9 @@ class RecordLru:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._records  # unlike `get`, leaves the order alone
 
     def get(self, job_id: str) -> JobRecord | None:
         job = self._records.get(job_id)

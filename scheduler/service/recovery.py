@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from scheduler.service.replica_sync import ReplicaSync, SyncCounts
+from scheduler.service.replica_sync import ReplicaSync
+from scheduler.service.tracked_jobs import SyncCounts
 
 log = logging.getLogger(__name__)
 

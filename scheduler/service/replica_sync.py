@@ -29,30 +29,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from scheduler.domain.errors import Unavailable
 from scheduler.domain.jobs import JobRecord, JobStatus
-from scheduler.service.scheduler_state import SchedulerState
+from scheduler.job_store.job_store import JobStore
+from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_lifecycle import JobLifecycle
+from scheduler.service.tracked_jobs import SyncCounts
 
 log = logging.getLogger(__name__)
 
-# A counted job with no record may be a submission still writing it; one that
-# has had no record for this long is not (its two bounded AWS calls are over).
-PENDING_SUBMISSION_S = 120.0
-
-
-@dataclass
-class SyncCounts:
-    queued_added: int = 0
-    running_added: int = 0
-    moved: int = 0  # claimed, requeued or ended through another replica
-    over_budget: int = 0  # queued past SCHEDULER_MAX_QUEUE_BYTES (they exist: never dropped)
-
 
 class ReplicaSync:
-    def __init__(self, state: SchedulerState, interval_s: float, *, min_gap_s: float = 1.0) -> None:
-        self._s = state
+    def __init__(
+        self,
+        lifecycle: JobLifecycle,
+        store: JobStore,
+        io: BlockingIo,
+        interval_s: float,
+        *,
+        min_gap_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._store = store
+        self._io = io
+        self._clock = clock
         self._interval_s = interval_s
         self._min_gap_s = min(min_gap_s, interval_s)
         self._wake = asyncio.Event()
@@ -99,40 +102,37 @@ class ReplicaSync:
 
     async def sync_once(self) -> SyncCounts:
         """One read of the table and the changes it implies. Raises Unavailable."""
-        s = self._s
+        lifecycle, jobs = self._lifecycle, self._lifecycle.jobs
         self._last_started = time.monotonic()
-        started = s.clock()
-        queued_ids, running = await s.execution_io.run(self._read_active)
+        started = self._clock()
+        queued_ids, running = await self._io.run(self._read_active)
         counts = SyncCounts()
         running_ids = {job.job_id for job in running}
         # Unknown here, or known otherwise: read consistently, then follow the record.
         to_read = {
             job_id
             for job_id in queued_ids
-            if job_id in running_ids or job_id in s.running or job_id not in s.queues
+            if job_id in running_ids
+            or jobs.tracked(job_id) is not None
+            or not jobs.is_queued(job_id)
         }
         for job in running:
-            tracked = s.running.get(job.job_id)
-            if job.job_id in to_read or job.job_id in s.queues:
+            if job.job_id in to_read or jobs.is_queued(job.job_id):
                 to_read.add(job.job_id)
-            elif tracked is None or job.attempt > tracked.attempt:
-                self._add_running(job, started)
+            elif lifecycle.adopt_running(job, started):
                 counts.running_added += 1
-            elif job.attempt == tracked.attempt:
-                # Renewed by a heartbeat through another replica.
-                tracked.lease_expires_at = max(tracked.lease_expires_at, job.lease_expires_at)
         listed = set(queued_ids) | running_ids
-        to_read.update(job_id for job_id in s.queues.job_ids() if job_id not in listed)
-        to_read.update(job_id for job_id in s.running if job_id not in listed)
+        to_read.update(job_id for job_id in jobs.queued_ids() if job_id not in listed)
+        to_read.update(r.job_id for r in jobs.running_jobs() if r.job_id not in listed)
         counted: dict[str, tuple[str, float]] = {}
-        for owner, job_id, since in s.usage.counted():
+        for owner, job_id, since in jobs.usage_counted():
             counted[job_id] = (owner, since)
             if job_id not in listed and since < started:
                 to_read.add(job_id)
         if to_read:
-            truth = await s.execution_io.run(s.store.get_many, to_read)
+            truth = await self._io.run(self._store.get_many, to_read)
             for job_id in sorted(to_read, key=lambda i: truth[i].queued_at if i in truth else 0):
-                await self._follow(job_id, truth.get(job_id), counted, started, counts)
+                await lifecycle.adopt(job_id, truth.get(job_id), counted, started, counts)
         self.completed += 1
         if counts.over_budget:
             log.warning(
@@ -144,70 +144,8 @@ class ReplicaSync:
 
     def _read_active(self) -> tuple[list[str], list[JobRecord]]:
         """QUEUED by id only (there may be many), RUNNING in full (one per busy agent)."""
-        store = self._s.store
+        store = self._store
         return (
             list(store.ids_by_status(JobStatus.QUEUED)),
             list(store.iter_by_status(JobStatus.RUNNING)),
         )
-
-    async def _add_queued(self, job: JobRecord, now: float, counts: SyncCounts) -> None:
-        s = self._s
-        if not s.queues.try_reserve(job.size_bytes):
-            s.queues.force_reserve(job.size_bytes)
-            counts.over_budget += 1
-        s.usage.force_acquire(job.owner, job.job_id, now)
-        await s.enqueue(job, None, restored=True)  # the payload is read at claim time
-        counts.queued_added += 1
-
-    def _add_running(self, job: JobRecord, now: float) -> None:
-        self._s.usage.force_acquire(job.owner, job.job_id, now)
-        self._s.track_running(job)
-
-    async def _follow(
-        self,
-        job_id: str,
-        job: JobRecord | None,
-        counted: dict[str, tuple[str, float]],
-        started: float,
-        counts: SyncCounts,
-    ) -> None:
-        """Make this replica agree with a job's consistently read record."""
-        s = self._s
-        if job is None:
-            self._forget_missing(job_id, counted, started)
-            return
-        if job.status is JobStatus.QUEUED:
-            tracked = s.running.get(job_id)
-            if tracked is not None:
-                if tracked.attempt > job.attempt:
-                    return  # claimed here after the read
-                s.running.pop(job_id)
-                counts.moved += 1
-            if job_id not in s.queues:
-                await self._add_queued(job, started, counts)
-        elif job.status is JobStatus.RUNNING:
-            if s.queues.remove(job_id) is not None:
-                counts.moved += 1
-            tracked = s.running.get(job_id)
-            if tracked is None or job.attempt > tracked.attempt:
-                self._add_running(job, started)
-            elif job.attempt == tracked.attempt:
-                tracked.lease_expires_at = max(tracked.lease_expires_at, job.lease_expires_at)
-        else:
-            s.queues.remove(job_id)
-            s.job_ended(job, ended_here=False)
-            counts.moved += 1
-
-    def _forget_missing(
-        self, job_id: str, counted: dict[str, tuple[str, float]], started: float
-    ) -> None:
-        """No record: expired by TTL or deleted by hand; or a submission still writing it."""
-        s = self._s
-        entry = s.queues.remove(job_id)
-        tracked = s.running.pop(job_id, None)
-        s.deferrals.pop(job_id, None)
-        owner, since = counted.get(job_id, ("", started))
-        if entry is None and tracked is None and since > started - PENDING_SUBMISSION_S:
-            return
-        for known_owner in {owner, entry.owner if entry else "", tracked.owner if tracked else ""}:
-            s.usage.release(known_owner, job_id)

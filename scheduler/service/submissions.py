@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from scheduler import __version__
 from scheduler.backend_status.backend_status import BackendAvailability
-from scheduler.blob_store.blob_store import lifecycle_tags
+from scheduler.blob_store.blob_store import BlobStore, lifecycle_tags
+from scheduler.config import SchedulerConfig
 from scheduler.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
     PermissionDenied,
-    ResourceExhausted,
 )
 from scheduler.domain.jobs import (
     DownloadLink,
@@ -34,11 +36,14 @@ from scheduler.domain.jobs import (
     Role,
     SubmitRequest,
 )
-from scheduler.job_store.job_store import JobPage
+from scheduler.job_store.job_store import JobPage, JobStore
 from scheduler.queue.fair_share import FairShareTracker
-from scheduler.service.limits import check_backend_name, check_submission
-from scheduler.service.record_lru import without_input
-from scheduler.service.scheduler_state import SchedulerState
+from scheduler.service.backend_status_cache import BackendStatusCache
+from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_events import JobEvents
+from scheduler.service.job_lifecycle import JobLifecycle
+from scheduler.service.job_reads import JobReads
+from scheduler.service.limits import check_backend_name, check_job_id, check_submission
 
 log = logging.getLogger(__name__)
 
@@ -77,151 +82,152 @@ def stores_inline(request: SubmitRequest, limit_bytes: int) -> bool:
 
 
 class SubmissionOperations:
-    def __init__(self, state: SchedulerState, fair_share: FairShareTracker) -> None:
-        self._s = state
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        lifecycle: JobLifecycle,
+        *,
+        store: JobStore,
+        blobs: BlobStore,
+        reads: JobReads,
+        events: JobEvents,
+        backend_status: BackendStatusCache,
+        io: BlockingIo,
+        fair_share: FairShareTracker,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._lifecycle = lifecycle
+        self._jobs = lifecycle.jobs
+        self._store = store
+        self._blobs = blobs
+        self._reads = reads
+        self._events = events
+        self._backend_status = backend_status
+        self._io = io
         self._fair_share = fair_share
+        self._clock = clock
 
     async def submit(self, principal: Principal, request: SubmitRequest) -> str:
-        s = self._s
-        check_submission(request, principal, s.config)
-        s.backend_status.require_available(request.backend, principal.role)
+        check_submission(request, principal, self._config)
+        self._backend_status.require_available(request.backend, principal.role)
         if request.idempotency_key:
             job_id = str(
                 uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{principal.owner}\0{request.idempotency_key}")
             )
-            if await s.submission_io.run(s.store.get, job_id) is not None:
+            if await self._io.run(self._store.get, job_id) is not None:
                 return job_id
         else:
             job_id = str(uuid.uuid4())
-        limit = s.config.max_concurrent_jobs[principal.role]
-        if not s.usage.try_acquire(principal.owner, job_id, limit, s.clock()):
-            raise ResourceExhausted(
-                f"this token has {s.usage.active(principal.owner)} jobs queued or running; the "
-                f"limit for role {principal.role.value} is {limit} "
-                f"(SCHEDULER_MAX_CONCURRENT_JOBS_{principal.role.value.upper()}); "
-                "wait for one to finish or cancel one"
-            )
-        if not s.queues.try_reserve(request.size_bytes):
-            s.usage.release(principal.owner, job_id)
-            raise ResourceExhausted(
-                f"the queue is full ({s.queues.used_bytes} of {s.queues.max_bytes} bytes, "
-                "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
-            )
-        inline = stores_inline(request, s.config.inline_input_bytes)
-        try:
-            now = s.clock()
-            job = JobRecord(
-                job_id=job_id,
-                owner=principal.owner,
-                owner_name=principal.name,
-                role=principal.role,
-                backend=request.backend,
-                status=JobStatus.QUEUED,
-                format=request.format,
-                n_shots=request.n_shots,
-                timeout_s=request.timeout_s,
-                parameters=dict(request.parameters),
-                size_bytes=request.size_bytes,
-                payload_bytes=len(request.payload),
-                save_job=request.save_job,
-                submitted_at=now,
-                queued_at=now,
-                burst=self._fair_share.record_submission(principal.owner, now),
-                job_expiry=s.job_expiry(now),
-                scheduler_version=__version__,
-                idempotency_key=request.idempotency_key,
-                inline_input=request.payload if inline else None,
-            )
-            if not inline:
-                tags = lifecycle_tags(principal.role, request.save_job)
-                await s.submission_io.run(s.blobs.put_input, job_id, request.payload, tags)
-            if request.idempotency_key:
-                created = await s.submission_io.run(s.store.create, job)
-            else:
-                await s.creates.create(job)
-                created = True
-        except BaseException:
-            s.queues.release(request.size_bytes)
-            s.usage.release(principal.owner, job_id)
-            raise
-        if not created:  # a concurrent retry with the same idempotency key won
-            s.queues.release(request.size_bytes)  # its job stays counted: it exists
-            return job_id
-        await s.enqueue(job, request.payload)
+
+        async def prepare() -> tuple[JobRecord, bytes]:
+            return await self._new_record(principal, request, job_id), request.payload
+
+        owner, size = principal.owner, request.size_bytes
+        if not await self._lifecycle.create(owner, principal.role, job_id, size, prepare):
+            return job_id  # a concurrent retry with the same idempotency key won
         log.info(
             "job %s queued: backend=%s owner=%s bytes=%d",
             job_id,
-            job.backend,
+            request.backend,
             principal.token_id,
             request.size_bytes,
         )
         return job_id
 
+    async def _new_record(
+        self, principal: Principal, request: SubmitRequest, job_id: str
+    ) -> JobRecord:
+        """The QUEUED record, its input stored first unless it goes inline."""
+        inline = stores_inline(request, self._config.inline_input_bytes)
+        now = self._clock()
+        job = JobRecord(
+            job_id=job_id,
+            owner=principal.owner,
+            owner_name=principal.name,
+            role=principal.role,
+            backend=request.backend,
+            status=JobStatus.QUEUED,
+            format=request.format,
+            n_shots=request.n_shots,
+            timeout_s=request.timeout_s,
+            parameters=dict(request.parameters),
+            size_bytes=request.size_bytes,
+            payload_bytes=len(request.payload),
+            save_job=request.save_job,
+            submitted_at=now,
+            queued_at=now,
+            burst=self._fair_share.record_submission(principal.owner, now),
+            job_expiry=self._lifecycle.job_expiry(now),
+            scheduler_version=__version__,
+            idempotency_key=request.idempotency_key,
+            inline_input=request.payload if inline else None,
+        )
+        if not inline:
+            tags = lifecycle_tags(principal.role, request.save_job)
+            await self._io.run(self._blobs.put_input, job_id, request.payload, tags)
+        return job
+
     async def cancel(self, principal: Principal, job_id: str) -> JobRecord:
-        s = self._s
-        job = await s.load_visible(job_id, principal)
+        job = await self._load_visible(job_id, principal)
         if job.status is JobStatus.QUEUED:
-            now = s.clock()
-            cancelled = await s.submission_io.run(
-                s.store.cancel_queued, job_id, "cancelled by its owner", now, s.job_expiry(now)
-            )
+            cancelled = await self._lifecycle.cancel_queued(job_id, "cancelled by its owner")
             if cancelled is not None:
-                if s.queues.remove(job_id) is None:
-                    pass  # queued through another replica, or already popped by an assign
-                s.job_ended(cancelled)
                 log.info("job %s cancelled while queued", job_id)
                 return cancelled
-            job = await s.load_visible(job_id, principal)
+            job = await self._load_visible(job_id, principal)
         if job.status is JobStatus.RUNNING:
-            requested = await s.submission_io.run(s.store.request_cancel, job_id)
+            requested = await self._lifecycle.request_cancel(job_id)
             if requested is not None:
-                tracked = s.running.get(job_id)
-                if tracked is not None and tracked.attempt == requested.attempt:
-                    tracked.record = without_input(requested)  # for the finish to come
-                s.events.notify(requested)
                 log.info("job %s: cancel requested while running", job_id)
                 return requested
-            job = await s.load_visible(job_id, principal)
+            job = await self._load_visible(job_id, principal)
         if job.status.terminal:
             raise FailedPrecondition(f"job {job_id} already ended as {job.status.value}")
         raise FailedPrecondition(f"job {job_id} changed state concurrently; retry the cancel")
 
+    async def _load_visible(self, job_id: str, principal: Principal) -> JobRecord:
+        """The job if the caller may see it; another owner's job is NOT_FOUND."""
+        check_job_id(job_id)
+        job = await self._reads.get(job_id)
+        if job is None or (job.owner != principal.owner and principal.role is not Role.ADMIN):
+            raise NotFound(f"no job {job_id!r} for this token")
+        return job
+
     async def view(self, principal: Principal, job_id: str) -> JobView:
-        job = await self._s.load_visible(job_id, principal)
+        job = await self._load_visible(job_id, principal)
         return self._view(job)
 
     def _view(self, job: JobRecord) -> JobView:
         position = 0
         if job.status is JobStatus.QUEUED:
-            position = self._s.queues.position(job.job_id, self._s.clock()) or 0
+            position = self._jobs.position(job.job_id) or 0
         return JobView(job, position)
 
     async def result_links(self, principal: Principal, job_id: str) -> ResultLinks:
-        s = self._s
-        job = await s.load_visible(job_id, principal)
+        job = await self._load_visible(job_id, principal)
         if job.status is not JobStatus.COMPLETED:
             raise FailedPrecondition(
                 f"job {job_id} is {job.status.value}; results exist only for COMPLETED jobs"
                 + (" (GetJobLog has its log)" if job.status.terminal and job.log_bytes else "")
             )
-        expires = s.config.download_url_seconds
-        result = await s.submission_io.run(s.blobs.result_download_link, job_id, expires)
+        expires = self._config.download_url_seconds
+        result = await self._io.run(self._blobs.result_download_link, job_id, expires)
         log_link = None
         if job.log_bytes:
-            log_link = await s.submission_io.run(s.blobs.log_download_link, job_id, expires)
+            log_link = await self._io.run(self._blobs.log_download_link, job_id, expires)
         return ResultLinks(result, log_link, job.result_raw_bytes, job.result_encoded_bytes)
 
     async def log_link(self, principal: Principal, job_id: str) -> DownloadLink:
-        s = self._s
-        job = await s.load_visible(job_id, principal)
+        job = await self._load_visible(job_id, principal)
         if not job.status.terminal:
             raise FailedPrecondition(
                 f"job {job_id} is {job.status.value}; its log is uploaded when it ends"
             )
         if not job.log_bytes:
             raise FailedPrecondition(f"job {job_id} has no log: its agent uploaded none")
-        return await s.submission_io.run(
-            s.blobs.log_download_link, job_id, s.config.download_url_seconds
+        return await self._io.run(
+            self._blobs.log_download_link, job_id, self._config.download_url_seconds
         )
 
     async def list_jobs(
@@ -234,7 +240,6 @@ class SubmissionOperations:
         page_size: int,
         page_token: str,
     ) -> tuple[list[JobView], str]:
-        s = self._s
         if page_size == 0:
             page_size = 100
         if not 1 <= page_size <= 1000:
@@ -244,8 +249,8 @@ class SubmissionOperations:
         if all_users and principal.role is not Role.ADMIN:
             raise PermissionDenied("only admin tokens may list all users' jobs (all_users)")
         if all_users:
-            page: JobPage = await s.submission_io.run(
-                lambda: s.store.list_all(
+            page: JobPage = await self._io.run(
+                lambda: self._store.list_all(
                     status=status,
                     backend=backend or None,
                     page_size=page_size,
@@ -253,8 +258,8 @@ class SubmissionOperations:
                 )
             )
         else:
-            page = await s.submission_io.run(
-                lambda: s.store.list_for_owner(
+            page = await self._io.run(
+                lambda: self._store.list_for_owner(
                     principal.owner,
                     status=status,
                     backend=backend or None,
@@ -270,16 +275,15 @@ class SubmissionOperations:
         Changes made through this replica arrive as events; the store is
         re-read every WATCH_POLL_S for changes made through another replica.
         """
-        s = self._s
-        with s.events.subscribe(job_id) as changes:
-            job = await s.load_visible(job_id, principal)
+        with self._events.subscribe(job_id) as changes:
+            job = await self._load_visible(job_id, principal)
             yield self._view(job)
             last = (job.status, job.cancel_requested)
             while not job.status.terminal:
                 try:
                     fresh: JobRecord | None = await asyncio.wait_for(changes.get(), WATCH_POLL_S)
                 except TimeoutError:
-                    fresh = await s.submission_io.run(s.store.get, job_id)
+                    fresh = await self._io.run(self._store.get, job_id)
                 if fresh is None:
                     return
                 job = fresh
@@ -288,12 +292,11 @@ class SubmissionOperations:
                     yield self._view(job)
 
     def service_status(self, principal: Principal, backend: str) -> ServiceStatus:
-        s = self._s
         check_backend_name(backend, "backend")
-        status = s.backend_status.lookup(backend, principal.role)
+        status = self._backend_status.lookup(backend, principal.role)
         return ServiceStatus(
             backend=backend,
             status=status,
-            queue_length=s.queues.length(backend),
-            role_max_timeout_s=s.queues.policy.role_max_timeout_s[principal.role],
+            queue_length=self._jobs.queue_length(backend),
+            role_max_timeout_s=self._jobs.policy.role_max_timeout_s[principal.role],
         )

@@ -1,0 +1,68 @@
+"""What must hold of a replica's in-memory picture between two transitions.
+
+Written once, here, beside the one object that changes that picture
+(job_lifecycle.py); the state-machine test checks them after every step.
+A transition in flight (a claim between its pop and its write, a submission
+between its reservation and its record) may break them for its duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from scheduler.queue.queue_set import QueueSet
+from scheduler.service.job_reads import FinishedJobs
+from scheduler.service.token_usage import TokenUsage
+from scheduler.service.tracked_jobs import RunningJob
+
+
+def violations(
+    queues: QueueSet,
+    running: Mapping[str, RunningJob],
+    usage: TokenUsage,
+    finished: FinishedJobs,
+    now: float,
+) -> list[str]:
+    """Each broken invariant, described; empty when all hold.
+
+    - bytes reserved = bytes of the queued jobs, queue by queue and in total;
+    - per owner, the usage counted = its queued + running jobs;
+    - a job is in at most one of: a queue, the running set, the finished cache.
+    """
+    found: list[str] = []
+    queued: dict[str, tuple[str, int]] = {}  # job id -> (owner, bytes)
+    total = 0
+    for key in queues.backends():
+        entries = queues.ordered(key, now)
+        held = sum(entry.size_bytes for entry in entries)
+        if held != queues.queued_bytes(key):
+            found.append(f"queue {key!r} counts {queues.queued_bytes(key)} bytes, holds {held}")
+        total += held
+        for entry in entries:
+            if entry.job_id in queued:
+                found.append(f"job {entry.job_id} is queued twice")
+            queued[entry.job_id] = (entry.owner, entry.size_bytes)
+    if queues.used_bytes != total:
+        found.append(f"{queues.used_bytes} bytes reserved, {total} bytes queued")
+    found.extend(_overlaps(queued, running, finished))
+    expected = {(owner, job_id) for job_id, (owner, _) in queued.items()}
+    expected.update((job.owner, job_id) for job_id, job in running.items())
+    counted = {(owner, job_id) for owner, job_id, _ in usage.counted()}
+    found.extend(
+        f"usage counts {owner}'s job {i} not queued or running"
+        for owner, i in sorted(counted - expected)
+    )
+    found.extend(f"usage misses {owner}'s job {i}" for owner, i in sorted(expected - counted))
+    return found
+
+
+def _overlaps(
+    queued: Iterable[str], running: Mapping[str, RunningJob], finished: FinishedJobs
+) -> list[str]:
+    found = [f"job {job_id} is both queued and running" for job_id in queued if job_id in running]
+    found.extend(
+        f"job {job_id} is finished yet still tracked"
+        for job_id in [*queued, *running]
+        if job_id in finished
+    )
+    return found

@@ -1,0 +1,464 @@
+"""Every change of a job's state, each made whole in one call.
+
+A transition is a conditional write to the job table (the truth), then every
+consequence in this replica's memory, which is a cache of that table: the
+queues and their byte budget, per-owner usage, the running jobs whose leases
+this replica watches, deferrals of requeued jobs, watchers' events, metrics
+and the finished-job cache. This object is the only writer of those; others
+read them through the views at the end. `invariants.py` says what must hold
+between two transitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from scheduler.blob_store.blob_store import BlobStore
+from scheduler.config import SchedulerConfig
+from scheduler.domain.errors import NotFound, ResourceExhausted, Unavailable
+from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
+from scheduler.job_store.job_store import JobStore
+from scheduler.metrics.scheduler_metrics import SchedulerMetrics
+from scheduler.queue.job_queue import QueueEntry
+from scheduler.queue.queue_set import QueueSet
+from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_creates import JobCreates
+from scheduler.service.job_events import JobEvents, QueueSignals
+from scheduler.service.job_reads import FinishedJobs
+from scheduler.service.record_lru import RecordLru, without_input
+from scheduler.service.replica_jobs import ReplicaJobs
+from scheduler.service.token_usage import TokenUsage
+from scheduler.service.tracked_jobs import (
+    PENDING_SUBMISSION_S,
+    QUEUED_RECORDS,
+    Claimed,
+    Deferral,
+    LifecyclePorts,
+    RunningJob,
+    SyncCounts,
+    queue_entry,
+)
+
+log = logging.getLogger(__name__)
+
+
+class JobLifecycle:
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        store: JobStore,
+        blobs: BlobStore,
+        queues: QueueSet,
+        io: LifecyclePorts,
+        *,
+        events: JobEvents,
+        signals: QueueSignals,
+        finished: FinishedJobs,
+        metrics: SchedulerMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._blobs = blobs
+        self._queues = queues
+        self._io = io
+        self._events = events
+        self._signals = signals
+        self._finished = finished
+        self._metrics = metrics
+        self._clock = clock
+        self._usage = TokenUsage()
+        self._running: dict[str, RunningJob] = {}
+        self._deferrals: dict[str, Deferral] = {}
+        self.jobs = ReplicaJobs(
+            queues, self._running, self._deferrals, self._usage, finished, clock
+        )
+        self._creates = JobCreates(store, io.submission)
+        # The record of each job as it was queued here, for a claim that need not read
+        # it back (see JobStore.claim): true when queued; the store checks it is still.
+        self._queued_records = RecordLru(QUEUED_RECORDS)
+
+    def job_expiry(self, now: float) -> int:
+        return int(now + self._config.job_retention_days * 86400)
+
+    # --- a client's transitions -------------------------------------------------
+
+    async def create(
+        self,
+        owner: str,
+        role: Role,
+        job_id: str,
+        size_bytes: int,
+        prepare: Callable[[], Awaitable[tuple[JobRecord, bytes]]],
+    ) -> bool:
+        """Admit a new QUEUED job: count it, reserve its bytes, write it, queue it.
+
+        `prepare` builds the record (and stores its input) once both are
+        granted; False when a concurrent retry with the same key created it.
+        """
+        limit = self._config.max_concurrent_jobs[role]
+        if not self._usage.try_acquire(owner, job_id, limit, self._clock()):
+            raise ResourceExhausted(
+                f"this token has {self._usage.active(owner)} jobs queued or running; the "
+                f"limit for role {role.value} is {limit} "
+                f"(SCHEDULER_MAX_CONCURRENT_JOBS_{role.value.upper()}); "
+                "wait for one to finish or cancel one"
+            )
+        if not self._queues.try_reserve(size_bytes):
+            self._usage.release(owner, job_id)
+            raise ResourceExhausted(
+                f"the queue is full ({self._queues.used_bytes} of {self._queues.max_bytes} bytes, "
+                "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
+            )
+        try:
+            job, payload = await prepare()
+            if job.idempotency_key:
+                created = await self._io.submission.run(self._store.create, job)
+            else:
+                await self._creates.create(job)
+                created = True
+        except BaseException:
+            self._queues.release(size_bytes)
+            self._usage.release(owner, job_id)
+            raise
+        if not created:
+            self._queues.release(size_bytes)  # its job stays counted: it exists
+            return False
+        await self._queue(job, payload)
+        return True
+
+    async def cancel_queued(self, job_id: str, detail: str) -> JobRecord | None:
+        """QUEUED -> CANCELLED; None when the job was not QUEUED any more."""
+        now = self._clock()
+        cancelled = await self._io.submission.run(
+            self._store.cancel_queued, job_id, detail, now, self.job_expiry(now)
+        )
+        if cancelled is not None:
+            self._queues.remove(job_id)  # None when queued elsewhere, or popped by an assign
+            self._ended(cancelled)
+        return cancelled
+
+    async def request_cancel(self, job_id: str) -> JobRecord | None:
+        """Ask the RUNNING job's agent to stop; None when the job was not RUNNING."""
+        requested = await self._io.submission.run(self._store.request_cancel, job_id)
+        if requested is not None:
+            tracked = self._running.get(job_id)
+            if tracked is not None and tracked.attempt == requested.attempt:
+                tracked.record = without_input(requested)  # for the finish to come
+            self._events.notify(requested)
+        return requested
+
+    # --- an agent's transitions -------------------------------------------------
+
+    def next_queued(self, backend: str, agent_id: str) -> QueueEntry | None:
+        """Take the best job `agent_id` may run off its queue; `claim` must follow."""
+        now = self._clock()
+        deferrals = self._deferrals
+
+        def deferred(entry: QueueEntry) -> bool:
+            deferral = deferrals.get(entry.job_id)
+            return (
+                deferral is not None and now < deferral.until and agent_id in deferral.tried_agents
+            )
+
+        return self._queues.pop(backend, now, exclude=deferred if deferrals else None)
+
+    async def claim(self, entry: QueueEntry, agent_id: str) -> Claimed | None:
+        """QUEUED -> RUNNING for `entry` (from `next_queued`); None if it moved meanwhile.
+
+        The input is read first: a claim whose input cannot be read would hold
+        the job RUNNING with no agent until its lease lapsed.
+        """
+        try:
+            payload = entry.payload
+            if payload is None:
+                payload = await self._io.execution.run(self._blobs.get_input, entry.job_id)
+            now = self._clock()
+            lease_expires_at = now + self._config.lease_seconds
+            known = self._queued_records.pop(entry.job_id)
+            job = await self._io.execution.run(
+                lambda: self._store.claim(
+                    entry.job_id, agent_id, lease_expires_at, now, known=known
+                )
+            )
+        except Unavailable:
+            self._queues.force_reserve(entry.size_bytes)  # it held these bytes a moment ago
+            self._queues.push(entry)
+            await self._signals.notify(self._queues.key_for(entry.backend))
+            raise
+        except NotFound:
+            await self._fail_without_input(entry)
+            return None
+        if job is None:  # cancelled meanwhile, or claimed through another replica
+            return None
+        self._deferrals.pop(job.job_id, None)
+        self._track(job)
+        self._events.notify(job)
+        self._metrics.job_assigned(job, now - job.queued_at)
+        return Claimed(job, payload, lease_expires_at, now - job.queued_at)
+
+    async def _fail_without_input(self, entry: QueueEntry) -> None:
+        """A queued job whose input is gone (deleted by hand or a bucket rule) can never run."""
+        now = self._clock()
+        failed = await self._io.execution.run(
+            self._store.fail_queued,
+            entry.job_id,
+            "its input is missing from the job bucket; submit the job again",
+            now,
+            self.job_expiry(now),
+        )
+        if failed is not None:
+            self._ended(failed)
+            log.error("job %s FAILED: its input is missing from the bucket", entry.job_id)
+
+    async def renew(self, job_id: str, agent_id: str) -> tuple[JobRecord, float] | None:
+        """Extend the lease of the agent's RUNNING job: (its record, the new expiry).
+
+        None if the agent does not hold the lease.
+        """
+        lease_expires_at = self._clock() + self._config.lease_seconds
+        job = await self._io.execution.run(
+            self._store.renew_lease, job_id, agent_id, lease_expires_at
+        )
+        if job is None:
+            return None
+        tracked = self._running.get(job_id)
+        if tracked is not None and tracked.attempt == job.attempt:
+            tracked.lease_expires_at = lease_expires_at
+            tracked.record = without_input(job)
+        else:
+            self._track(job)
+        return job, lease_expires_at
+
+    async def finish(self, job_id: str, agent_id: str, completion: Completion) -> JobRecord | None:
+        """RUNNING -> the reported end; None unless `agent_id` holds the lease."""
+        tracked = self._running.get(job_id)
+        known = tracked.record if tracked is not None else None
+        expiry = self.job_expiry(completion.finished_at)
+        job = await self._io.execution.run(
+            lambda: self._store.finish(job_id, agent_id, completion, expiry, known=known)
+        )
+        if job is not None:
+            self._ended(job)
+        return job
+
+    # --- the scheduler's and operators' transitions -------------------------------
+
+    async def requeue(self, job: JobRecord, detail: str) -> JobRecord | None:
+        """RUNNING -> QUEUED on an operator's word, whatever the lease."""
+        requeued = await self._io.submission.run(
+            self._store.requeue_running, job.job_id, job.attempt, detail
+        )
+        if requeued is not None:
+            self._running.pop(job.job_id, None)
+            await self._requeue(requeued)
+        return requeued
+
+    async def fail(self, job: JobRecord, detail: str) -> JobRecord | None:
+        """QUEUED or RUNNING (as `job` was read) -> FAILED on an operator's word."""
+        now = self._clock()
+        if job.status is JobStatus.QUEUED:
+            failed = await self._io.submission.run(
+                self._store.fail_queued, job.job_id, detail, now, self.job_expiry(now)
+            )
+            if failed is not None:
+                self._queues.remove(job.job_id)  # None when queued through another replica
+        else:
+            failed = await self._end_running(
+                self._io.submission, job, JobStatus.FAILED, detail, now, expired_lease=False
+            )
+        if failed is not None:
+            self._ended(failed)
+        return failed
+
+    async def time_out(self, running: RunningJob, now: float) -> None:
+        """End a job running past its timeout (plus one lease)."""
+        job = await self._io.execution.run(self._store.get, running.job_id)
+        if job is None or job.status is not JobStatus.RUNNING or job.attempt != running.attempt:
+            await self._resync(running)
+            return
+        detail = f"exceeded its timeout of {job.timeout_s:g} s; ended by the scheduler"
+        ended = await self._end_running(
+            self._io.execution, job, JobStatus.TIMEOUT, detail, now, expired_lease=False
+        )
+        if ended is None:
+            await self._resync(running)
+            return
+        self._ended(ended)
+        log.info("job %s TIMEOUT: enforced by the scheduler", running.job_id)
+
+    async def expire(self, running: RunningJob, now: float) -> None:
+        """A lease lapsed: requeue the job, or fail it after its last attempt."""
+        attempts = self._config.max_attempts
+        if running.attempt < attempts:
+            job = await self._io.execution.run(
+                self._store.requeue, running.job_id, running.attempt, now
+            )
+            if job is not None:
+                self._running.pop(running.job_id, None)
+                if await self._requeue(job):
+                    log.warning("job %s requeued beyond SCHEDULER_MAX_QUEUE_BYTES", job.job_id)
+                self._metrics.lease_expired(job.backend, "requeued")
+                log.info(
+                    "job %s requeued: lease lost by %s (attempt %d of %d)",
+                    job.job_id,
+                    job.tried_agents[-1:] or "?",
+                    running.attempt,
+                    attempts,
+                )
+                return
+        else:
+            detail = (
+                f"lost its agent {running.attempt} times (no heartbeat within the lease); "
+                "giving up after SCHEDULER_MAX_ATTEMPTS"
+            )
+            ended = await self._end_running(
+                self._io.execution, running, JobStatus.FAILED, detail, now, expired_lease=True
+            )
+            if ended is not None:
+                self._ended(ended)
+                self._metrics.lease_expired(ended.backend, "failed")
+                log.info("job %s FAILED: lease lost on its last attempt", running.job_id)
+                return
+        await self._resync(running)
+
+    async def _end_running(
+        self,
+        io: BlockingIo,
+        job: RunningJob | JobRecord,
+        status: JobStatus,
+        detail: str,
+        now: float,
+        *,
+        expired_lease: bool,
+    ) -> JobRecord | None:
+        end = self._store.end_running
+        expiry = self.job_expiry(now)
+        args = (job.job_id, job.attempt, status, detail, now, expiry)
+        return await io.run(lambda: end(*args, require_expired_lease=expired_lease))
+
+    async def _resync(self, running: RunningJob) -> None:
+        """A condition failed: someone else moved the job. Follow the record."""
+        job = await self._io.execution.run(self._store.get, running.job_id)
+        if job is None:
+            self._running.pop(running.job_id, None)
+        elif job.status is JobStatus.RUNNING:
+            self._track(job)
+        elif job.status.terminal:
+            self._ended(job, here=False)  # counted where it ended
+        else:  # requeued by another replica: it will be picked up from there
+            self._running.pop(running.job_id, None)
+
+    # --- what other replicas did (replica sync; at start, recovery) ------------------
+
+    def adopt_running(self, job: JobRecord, now: float) -> bool:
+        """Watch a RUNNING job claimed elsewhere; True if it is new here."""
+        tracked = self._running.get(job.job_id)
+        if tracked is None or job.attempt > tracked.attempt:
+            self._usage.force_acquire(job.owner, job.job_id, now)
+            self._track(job)
+            return True
+        if job.attempt == tracked.attempt:  # renewed by a heartbeat through another replica
+            tracked.lease_expires_at = max(tracked.lease_expires_at, job.lease_expires_at)
+        return False
+
+    async def adopt(
+        self,
+        job_id: str,
+        job: JobRecord | None,
+        counted: dict[str, tuple[str, float]],
+        started: float,
+        counts: SyncCounts,
+    ) -> None:
+        """Make this replica agree with a job's record, consistently read at `started`."""
+        if job is None:
+            self._forget_missing(job_id, counted, started)
+        elif job.status is JobStatus.QUEUED:
+            tracked = self._running.get(job_id)
+            if tracked is not None:
+                if tracked.attempt > job.attempt:
+                    return  # claimed here after the read
+                self._running.pop(job_id)
+                counts.moved += 1
+            if job_id not in self._queues:
+                self._usage.force_acquire(job.owner, job.job_id, started)
+                counts.over_budget += await self._requeue(job, restored=True)
+                counts.queued_added += 1
+        elif job.status is JobStatus.RUNNING:
+            if self._queues.remove(job_id) is not None:
+                counts.moved += 1
+            self.adopt_running(job, started)
+        else:
+            self._queues.remove(job_id)
+            self._ended(job, here=False)
+            counts.moved += 1
+
+    def _forget_missing(
+        self, job_id: str, counted: dict[str, tuple[str, float]], started: float
+    ) -> None:
+        """No record: expired by TTL or deleted by hand; or a submission still writing it."""
+        entry = self._queues.remove(job_id)
+        tracked = self._running.pop(job_id, None)
+        self._deferrals.pop(job_id, None)
+        owner, since = counted.get(job_id, ("", started))
+        if entry is None and tracked is None and since > started - PENDING_SUBMISSION_S:
+            return
+        for known_owner in {owner, entry.owner if entry else "", tracked.owner if tracked else ""}:
+            self._usage.release(known_owner, job_id)
+
+    # --- the in-memory consequences, each written once -------------------------------
+
+    async def _requeue(self, job: JobRecord, *, restored: bool = False) -> bool:
+        """Queue an existing QUEUED job, past the byte budget if need be (it is never dropped).
+
+        True when it went past the budget.
+        """
+        over = not self._queues.try_reserve(job.size_bytes)
+        if over:
+            self._queues.force_reserve(job.size_bytes)
+        await self._queue(job, None, restored=restored)  # the payload is read at claim time
+        return over
+
+    async def _queue(
+        self, job: JobRecord, payload: bytes | None, *, restored: bool = False
+    ) -> None:
+        """Make a stored QUEUED job assignable; its bytes are reserved.
+
+        `restored`: it became QUEUED through another replica or before this one
+        started, so it is no transition to count here.
+        """
+        self._queues.push(queue_entry(job, payload))
+        if job.tried_agents:
+            self._deferrals[job.job_id] = Deferral(
+                frozenset(job.tried_agents), self._clock() + self._config.lease_seconds
+            )
+        # Without the input: the queue entry holds it while queued, and a record left
+        # here after its job was claimed elsewhere must not keep an input alive.
+        self._queued_records.put(without_input(job))
+        await self._signals.notify(self._queues.key_for(job.backend))
+        self._events.notify(job)
+        if not restored:
+            self._metrics.job_reached(job)
+
+    def _track(self, job: JobRecord) -> None:
+        self._running[job.job_id] = RunningJob(
+            job_id=job.job_id,
+            owner=job.owner,
+            backend=job.backend,
+            attempt=job.attempt,
+            lease_expires_at=job.lease_expires_at,
+            deadline=job.dequeued_at + job.timeout_s + self._config.lease_seconds,
+            record=without_input(job),
+        )
+
+    def _ended(self, job: JobRecord, *, here: bool = True) -> None:
+        """A job reached a terminal status (`here`: through this replica, so it counts)."""
+        if here:
+            self._metrics.job_reached(job)
+        self._running.pop(job.job_id, None)
+        self._deferrals.pop(job.job_id, None)
+        self._usage.release(job.owner, job.job_id)
+        self._finished.remember(job)
+        self._events.notify(job)
