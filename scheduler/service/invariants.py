@@ -8,7 +8,7 @@ between its reservation and its record) may break them for its duration.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from scheduler.queue.queue_set import QueueSet
 from scheduler.service.job_reads import FinishedJobs
@@ -22,11 +22,14 @@ def violations(
     usage: TokenUsage,
     finished: FinishedJobs,
     now: float,
+    moved_elsewhere: Collection[str] = (),
 ) -> list[str]:
     """Each broken invariant, described; empty when all hold.
 
     - bytes reserved = bytes of the queued jobs, queue by queue and in total;
-    - per owner, the usage counted = its queued + running jobs;
+    - per owner, the usage counted = its queued + running jobs, except jobs
+      `moved_elsewhere`: another replica claimed or ended them since this one
+      last synced, and they stay counted until it does (the limit holds across replicas);
     - a job is in at most one of: a queue, the running set, the finished cache.
     """
     found: list[str] = []
@@ -49,10 +52,13 @@ def violations(
     expected.update((job.owner, job_id) for job_id, job in running.items())
     counted = {(owner, job_id) for owner, job_id, _ in usage.counted()}
     found.extend(
-        f"usage counts {owner}'s job {i} not queued or running"
-        for owner, i in sorted(counted - expected)
+        f"usage counts {owner}'s job {job_id}, neither queued nor running"
+        for owner, job_id in sorted(counted - expected)
+        if job_id not in moved_elsewhere
     )
-    found.extend(f"usage misses {owner}'s job {i}" for owner, i in sorted(expected - counted))
+    found.extend(
+        f"usage misses {owner}'s job {job_id}" for owner, job_id in sorted(expected - counted)
+    )
     return found
 
 

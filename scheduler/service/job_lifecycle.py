@@ -136,7 +136,6 @@ class JobLifecycle:
             self._store.cancel_queued, job_id, detail, now, self.job_expiry(now)
         )
         if cancelled is not None:
-            self._queues.remove(job_id)  # None when queued elsewhere, or popped by an assign
             self._ended(cancelled)
         return cancelled
 
@@ -263,8 +262,6 @@ class JobLifecycle:
             failed = await self._io.submission.run(
                 self._store.fail_queued, job.job_id, detail, now, self.job_expiry(now)
             )
-            if failed is not None:
-                self._queues.remove(job.job_id)  # None when queued through another replica
         else:
             failed = await self._end_running(
                 self._io.submission, job, JobStatus.FAILED, detail, now, expired_lease=False
@@ -391,7 +388,6 @@ class JobLifecycle:
                 counts.moved += 1
             self.adopt_running(job, started)
         else:
-            self._queues.remove(job_id)
             self._ended(job, here=False)
             counts.moved += 1
 
@@ -415,6 +411,8 @@ class JobLifecycle:
 
         True when it went past the budget.
         """
+        self._queues.remove(job.job_id)  # a stale entry, from before it was claimed elsewhere
+        self._usage.force_acquire(job.owner, job.job_id, self._clock())  # if not counted yet
         over = not self._queues.try_reserve(job.size_bytes)
         if over:
             self._queues.force_reserve(job.size_bytes)
@@ -443,6 +441,10 @@ class JobLifecycle:
             self._metrics.job_reached(job)
 
     def _track(self, job: JobRecord) -> None:
+        # It may be new here (a heartbeat through this replica), or queued here when claimed
+        # elsewhere: count it, and drop the stale entry.
+        self._queues.remove(job.job_id)
+        self._usage.force_acquire(job.owner, job.job_id, self._clock())
         self._running[job.job_id] = RunningJob(
             job_id=job.job_id,
             owner=job.owner,
@@ -457,6 +459,7 @@ class JobLifecycle:
         """A job reached a terminal status (`here`: through this replica, so it counts)."""
         if here:
             self._metrics.job_reached(job)
+        self._queues.remove(job.job_id)  # None unless it ended while queued (or elsewhere)
         self._running.pop(job.job_id, None)
         self._deferrals.pop(job.job_id, None)
         self._usage.release(job.owner, job.job_id)

@@ -6,7 +6,7 @@ transition; everyone else reads them through this view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.priority import PriorityPolicy
@@ -86,8 +86,11 @@ class ReplicaJobs:
         """(owner, job id, counted since) of every counted job."""
         return list(self._usage.counted())
 
-    def check_invariants(self) -> list[str]:
+    def check_invariants(self, moved_elsewhere: Collection[str] = ()) -> list[str]:
         """Every broken invariant (see invariants.py); empty between transitions."""
         return invariants.violations(
-            self._queues, self._running, self._usage, self._finished, self._clock()
+            self._queues, self._running, self._usage, self._finished, self._clock(), moved_elsewhere
         )
+
+    def active_jobs(self, owner: str) -> int:
+        return self._usage.active(owner)

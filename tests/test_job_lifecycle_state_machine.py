@@ -1,0 +1,411 @@
+"""Random transitions on two replicas' lifecycles over one job table, checked at every step.
+
+Two `JobLifecycle`s share a real store (DynamoDB in moto) and a manual clock,
+as two scheduler replicas would; one replica's jobs reach the other only
+through its replica sync. After every step: each replica's invariants hold
+(invariants.py), every job's stored status is the one a brute-force model
+predicts, and a replica's memory agrees with the model for every job it
+cannot have missed a change of (it made the last change, or synced since).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from moto import mock_aws
+
+from scheduler.aws.aws_settings import AwsSettings, make_client
+from scheduler.aws.provision import ensure_bucket
+from scheduler.aws.table_definitions import jobs_table_definition
+from scheduler.blob_store.blob_store import lifecycle_tags
+from scheduler.blob_store.s3_blob_store import S3BlobStore
+from scheduler.config import SchedulerConfig
+from scheduler.domain.errors import ResourceExhausted
+from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
+from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
+from scheduler.job_store.job_store import JobStore
+from scheduler.metrics.scheduler_metrics import SchedulerMetrics
+from scheduler.queue.priority import PriorityPolicy
+from scheduler.queue.queue_set import QueueSet
+from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.job_events import JobEvents, QueueSignals
+from scheduler.service.job_lifecycle import JobLifecycle
+from scheduler.service.job_reads import FinishedJobs
+from scheduler.service.lease_monitor import LeaseMonitor
+from scheduler.service.replica_sync import ReplicaSync
+from scheduler.service.tracked_jobs import LifecyclePorts
+from tests.token_database_helpers import ManualClock
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+T = TypeVar("T")
+LEASE_S = 30.0
+TIMEOUT_S = 50.0
+MAX_ATTEMPTS = 2
+LIMIT = 3  # jobs queued or running per developer token
+MAX_QUEUE_BYTES = 1000
+OWNERS = ("alice", "bob")
+AGENTS = ("agent-1", "agent-2")
+BACKENDS = ("qpu", "sim")
+CONFIG = replace(
+    SchedulerConfig(),
+    lease_seconds=LEASE_S,
+    max_attempts=MAX_ATTEMPTS,
+    max_concurrent_jobs={Role.ADMIN: 100, Role.DEVELOPER: LIMIT, Role.GUEST: 1},
+    max_queue_bytes=MAX_QUEUE_BYTES,
+    finished_job_cache_entries=10_000,
+)
+
+
+@dataclass
+class Expected:
+    """What the model says the job table holds for one job."""
+
+    owner: str
+    status: JobStatus = JobStatus.QUEUED
+    attempt: int = 0
+    holder: str = ""
+    lease_expires_at: float = 0.0
+    deadline: float = 0.0
+    cancel_requested: bool = False
+
+
+@dataclass
+class Replica:
+    lifecycle: JobLifecycle
+    finished: FinishedJobs
+    sync: ReplicaSync
+    monitor: LeaseMonitor
+    current: set[str] = field(default_factory=set)  # jobs it cannot have missed a change of
+    known: set[str] = field(default_factory=set)  # jobs it ever held
+
+
+@dataclass
+class Aws:
+    """Clients made once per test (a boto3 client costs more than a whole example)."""
+
+    dynamodb: DynamoDBClient
+    blobs: S3BlobStore
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    aws: Aws  # set by the test that runs the machine
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.io = BlockingIo(2, "state-machine")
+        self.clock = ManualClock()
+        table = f"jobs-{uuid.uuid4().hex[:8]}"  # a fresh table: no other example's jobs
+        self.aws.dynamodb.create_table(**jobs_table_definition(table))  # ACTIVE at once in moto
+        self.store: JobStore = DynamoDbJobStore(self.aws.dynamodb, table)
+        self.blobs = self.aws.blobs
+        self.replicas = [self._replica() for _ in range(2)]
+        self.model: dict[str, Expected] = {}
+        self.touched: set[str] = set()  # jobs a step may have written: checked after it
+
+    def _replica(self) -> Replica:
+        queues = QueueSet(PriorityPolicy(), CONFIG.max_queue_bytes, unify_backends=False)
+        finished = FinishedJobs(CONFIG.finished_job_cache_entries, self.clock)
+        lifecycle = JobLifecycle(
+            CONFIG,
+            self.store,
+            self.blobs,
+            queues,
+            LifecyclePorts(self.io, self.io),
+            events=JobEvents(),
+            signals=QueueSignals(),
+            finished=finished,
+            metrics=SchedulerMetrics(),
+            clock=self.clock,
+        )
+        sync = ReplicaSync(lifecycle, self.store, self.io, 3600.0, clock=self.clock)
+        monitor = LeaseMonitor(lifecycle, LEASE_S, self.clock)
+        return Replica(lifecycle, finished, sync, monitor)
+
+    def teardown(self) -> None:
+        self._check_store(set(self.model))
+        self.loop.close()
+        self.io.shutdown()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coroutine)
+
+    def changed_by(self, index: int, job_id: str) -> None:
+        """Replica `index` made the job's last change; the other may have missed it."""
+        self.replicas[index].current.add(job_id)
+        self.replicas[index].known.add(job_id)
+        self.replicas[1 - index].current.discard(job_id)
+
+    def pick(self, choice: int) -> str:
+        job_id = sorted(self.model)[choice % len(self.model)]
+        self.touched.add(job_id)
+        return job_id
+
+    # --- a client's transitions ----------------------------------------------------
+
+    @rule(
+        index=st.integers(0, 1),
+        owner=st.sampled_from(OWNERS),
+        backend=st.sampled_from(BACKENDS),
+        size=st.sampled_from([100, 250, 400]),
+        keyed=st.booleans(),
+    )
+    def submit(self, index: int, owner: str, backend: str, size: int, keyed: bool) -> None:
+        lifecycle = self.replicas[index].lifecycle
+        job_id = f"job-{len(self.model):03d}"
+        payload = b"x" * size
+
+        async def prepare() -> tuple[JobRecord, bytes]:
+            now = self.clock()
+            job = JobRecord(
+                job_id=job_id,
+                owner=owner,
+                owner_name=owner,
+                role=Role.DEVELOPER,
+                backend=backend,
+                status=JobStatus.QUEUED,
+                format="qasm3",
+                n_shots=10,
+                timeout_s=TIMEOUT_S,
+                parameters={},
+                size_bytes=size,
+                payload_bytes=size,
+                save_job=False,
+                submitted_at=now,
+                queued_at=now,
+                burst=0.0,
+                job_expiry=lifecycle.job_expiry(now),
+                scheduler_version="test",
+                idempotency_key=f"key-{job_id}" if keyed else "",
+            )
+            tags = lifecycle_tags(Role.DEVELOPER, False)
+            await self.io.run(self.blobs.put_input, job_id, payload, tags)
+            return job, payload
+
+        jobs = lifecycle.jobs
+        reserved = sum(jobs.queued_bytes(key) for key in jobs.queue_keys())
+        try:
+            assert self.run(lifecycle.create(owner, Role.DEVELOPER, job_id, size, prepare))
+        except ResourceExhausted:
+            assert jobs.active_jobs(owner) >= LIMIT or reserved + size > MAX_QUEUE_BYTES
+            return
+        self.model[job_id] = Expected(owner)
+        self.touched.add(job_id)
+        self.changed_by(index, job_id)
+
+    @precondition(lambda self: self.model)
+    @rule(index=st.integers(0, 1), choice=st.integers(0, 100))
+    def cancel(self, index: int, choice: int) -> None:
+        lifecycle, job_id = self.replicas[index].lifecycle, self.pick(choice)
+        expected = self.model[job_id]
+        if expected.status is JobStatus.RUNNING:
+            requested = self.run(lifecycle.request_cancel(job_id))
+            assert requested is not None and requested.cancel_requested
+            expected.cancel_requested = True
+            return
+        cancelled = self.run(lifecycle.cancel_queued(job_id, "cancelled by its owner"))
+        assert (cancelled is not None) == (expected.status is JobStatus.QUEUED)
+        if cancelled is not None:
+            expected.status = JobStatus.CANCELLED
+            self.changed_by(index, job_id)
+
+    # --- an agent's transitions ---------------------------------------------------
+
+    @rule(index=st.integers(0, 1), backend=st.sampled_from(BACKENDS), agent=st.sampled_from(AGENTS))
+    def claim(self, index: int, backend: str, agent: str) -> None:
+        lifecycle = self.replicas[index].lifecycle
+        entry = lifecycle.next_queued(backend, agent)
+        if entry is None:
+            return
+        expected = self.model[entry.job_id]
+        self.touched.add(entry.job_id)
+        claimed = self.run(lifecycle.claim(entry, agent))
+        if claimed is None:  # moved through the other replica: this one's entry was stale
+            assert expected.status is not JobStatus.QUEUED
+            assert entry.job_id not in self.replicas[index].current
+            return
+        assert expected.status is JobStatus.QUEUED
+        assert claimed.payload == b"x" * entry.size_bytes
+        now = self.clock()
+        expected.status, expected.holder = JobStatus.RUNNING, agent
+        expected.attempt += 1
+        expected.lease_expires_at = now + LEASE_S
+        expected.deadline = now + TIMEOUT_S + LEASE_S
+        assert claimed.job.attempt == expected.attempt
+        self.changed_by(index, entry.job_id)
+
+    @precondition(lambda self: self.model)
+    @rule(index=st.integers(0, 1), choice=st.integers(0, 100), holder=st.booleans())
+    def heartbeat(self, index: int, choice: int, holder: bool) -> None:
+        job_id = self.pick(choice)
+        expected = self.model[job_id]
+        agent = expected.holder if holder else "agent-stranger"
+        renewed = self.run(self.replicas[index].lifecycle.renew(job_id, agent))
+        holds = expected.status is JobStatus.RUNNING and expected.holder == agent
+        assert (renewed is not None) == holds
+        if renewed is not None:
+            expected.lease_expires_at = self.clock() + LEASE_S
+
+    @precondition(lambda self: self.model)
+    @rule(
+        index=st.integers(0, 1),
+        choice=st.integers(0, 100),
+        holder=st.booleans(),
+        outcome=st.sampled_from([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]),
+    )
+    def finish(self, index: int, choice: int, holder: bool, outcome: JobStatus) -> None:
+        job_id = self.pick(choice)
+        expected = self.model[job_id]
+        agent = expected.holder if holder else "agent-stranger"
+        now = self.clock()
+        completion = Completion(
+            status=outcome,
+            detail="done",
+            result_raw_bytes=1,
+            result_encoded_bytes=1,
+            log_bytes=0,
+            dequeued_at=now,
+            execution_started_at=now,
+            execution_finished_at=now,
+            finished_at=now,
+            actual_backend="",
+            agent_version="test",
+            runner_version="",
+        )
+        finished = self.run(self.replicas[index].lifecycle.finish(job_id, agent, completion))
+        holds = expected.status is JobStatus.RUNNING and expected.holder == agent
+        assert (finished is not None) == holds
+        if finished is not None:
+            expected.status, expected.holder = outcome, ""
+            self.changed_by(index, job_id)
+
+    # --- an operator's transitions ------------------------------------------------
+
+    @precondition(lambda self: self.model)
+    @rule(index=st.integers(0, 1), choice=st.integers(0, 100))
+    def admin_requeue(self, index: int, choice: int) -> None:
+        job_id = self.pick(choice)
+        expected, record = self.model[job_id], self.store.get(job_id)
+        assert record is not None
+        requeued = self.run(self.replicas[index].lifecycle.requeue(record, "requeued by admin"))
+        movable = expected.status is JobStatus.RUNNING and not expected.cancel_requested
+        assert (requeued is not None) == movable
+        if requeued is not None:
+            expected.status, expected.holder = JobStatus.QUEUED, ""
+            self.changed_by(index, job_id)
+
+    @precondition(lambda self: self.model)
+    @rule(index=st.integers(0, 1), choice=st.integers(0, 100))
+    def admin_fail(self, index: int, choice: int) -> None:
+        job_id = self.pick(choice)
+        expected, record = self.model[job_id], self.store.get(job_id)
+        assert record is not None
+        if record.status.terminal:
+            return  # refused before any transition (administration.py)
+        failed = self.run(self.replicas[index].lifecycle.fail(record, "failed by admin"))
+        assert failed is not None and failed.status is JobStatus.FAILED
+        expected.status, expected.holder = JobStatus.FAILED, ""
+        self.changed_by(index, job_id)
+
+    # --- the scheduler's own: time passes, replicas sync --------------------------
+
+    @rule(index=st.integers(0, 1), seconds=st.sampled_from([5.0, 20.0, 31.0]))
+    def time_passes(self, index: int, seconds: float) -> None:
+        """The clock moves and replica `index`'s lease monitor runs once."""
+        self.clock.advance(seconds)
+        now = self.clock()
+        for tracked in self.replicas[index].lifecycle.jobs.running_jobs():
+            self.touched.add(tracked.job_id)
+            expected = self.model[tracked.job_id]
+            same = expected.status is JobStatus.RUNNING and expected.attempt == tracked.attempt
+            lapsed = same and expected.lease_expires_at < now
+            if now > tracked.deadline:
+                ends_as = JobStatus.TIMEOUT if same else None
+            elif now > tracked.lease_expires_at and lapsed:
+                ends_as = JobStatus.QUEUED if tracked.attempt < MAX_ATTEMPTS else JobStatus.FAILED
+            else:
+                ends_as = None
+            if ends_as is not None:
+                expected.status, expected.holder = ends_as, ""
+                expected.cancel_requested = False
+                self.changed_by(index, tracked.job_id)
+        self.run(self.replicas[index].monitor.check_once())
+
+    @rule(index=st.integers(0, 1))
+    def sync(self, index: int) -> None:
+        """Replica `index` reads the table: it learns what the other one did."""
+        self.clock.advance(1.0)  # as in production, counted before the sync started
+        self.run(self.replicas[index].sync.sync_once())
+        replica = self.replicas[index]
+        replica.current = set(self.model)
+        replica.known.update(j for j, e in self.model.items() if not e.status.terminal)
+
+    # --- after every step ---------------------------------------------------------
+
+    @invariant()
+    def store_holds_the_model(self) -> None:
+        """Each job a step may have written (moto's batch read is too slow for all each time)."""
+        self._check_store(self.touched)
+        self.touched.clear()
+
+    def _check_store(self, job_ids: set[str]) -> None:
+        for job_id in job_ids:
+            expected, job = self.model[job_id], self.store.get(job_id)
+            assert job is not None, job_id
+            assert (job.status, job.attempt) == (expected.status, expected.attempt), job_id
+            if not job.status.terminal:
+                assert job.cancel_requested == expected.cancel_requested, job_id
+
+    @invariant()
+    def replicas_hold_their_invariants(self) -> None:
+        for replica in self.replicas:
+            missed = set(self.model) - replica.current
+            assert replica.lifecycle.jobs.check_invariants(missed) == []
+
+    @invariant()
+    def replicas_agree_with_the_model(self) -> None:
+        for replica in self.replicas:
+            jobs = replica.lifecycle.jobs
+            counted = {job_id for _, job_id, _ in jobs.usage_counted()}
+            for job_id in replica.current:
+                status = self.model[job_id].status
+                tracked = jobs.tracked(job_id)
+                assert jobs.is_queued(job_id) == (status is JobStatus.QUEUED), job_id
+                assert (tracked is not None) == (status is JobStatus.RUNNING), job_id
+                if tracked is not None:
+                    assert tracked.attempt == self.model[job_id].attempt, job_id
+                assert (job_id in counted) == (not status.terminal), job_id
+                if status.terminal and job_id in replica.known:
+                    assert job_id in replica.finished, job_id
+
+
+def test_job_lifecycle_over_dynamodb() -> None:
+    with mock_aws():
+        settings = AwsSettings()
+        ensure_bucket(make_client("s3", settings), "jobs")
+        s3 = S3BlobStore(make_client("s3", settings), "jobs")
+        LifecycleMachine.aws = Aws(make_client("dynamodb", settings), s3)
+        run_state_machine_as_test(LifecycleMachine, settings=SETTINGS)
+
+
+SETTINGS = settings(
+    max_examples=25,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
