@@ -14,9 +14,9 @@ import asyncio
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -30,13 +30,15 @@ from moto import mock_aws
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.aws.provision import ensure_bucket
 from scheduler.aws.table_definitions import jobs_table_definition
-from scheduler.blob_store.blob_store import lifecycle_tags
+from scheduler.blob_store.blob_store import BlobStore, lifecycle_tags
+from scheduler.blob_store.memory_blob_store import MemoryBlobStore
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.config import SchedulerConfig
 from scheduler.domain.errors import ResourceExhausted
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
 from scheduler.job_store.job_store import JobStore
+from scheduler.job_store.memory_job_store import MemoryJobStore
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.queue.priority import PriorityPolicy
 from scheduler.queue.queue_set import QueueSet
@@ -48,9 +50,6 @@ from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.replica_sync import ReplicaSync
 from scheduler.service.tracked_jobs import LifecyclePorts
 from tests.token_database_helpers import ManualClock
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 T = TypeVar("T")
 LEASE_S = 30.0
@@ -94,29 +93,20 @@ class Replica:
     known: set[str] = field(default_factory=set)  # jobs it ever held
 
 
-@dataclass
-class Aws:
-    """Clients made once per test (a boto3 client costs more than a whole example)."""
-
-    dynamodb: DynamoDBClient
-    blobs: S3BlobStore
-
-
 class LifecycleMachine(RuleBasedStateMachine):
-    aws: Aws  # set by the test that runs the machine
-
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.io = BlockingIo(2, "state-machine")
         self.clock = ManualClock()
-        table = f"jobs-{uuid.uuid4().hex[:8]}"  # a fresh table: no other example's jobs
-        self.aws.dynamodb.create_table(**jobs_table_definition(table))  # ACTIVE at once in moto
-        self.store: JobStore = DynamoDbJobStore(self.aws.dynamodb, table)
-        self.blobs = self.aws.blobs
+        self.store, self.blobs = self.make_stores()
         self.replicas = [self._replica() for _ in range(2)]
         self.model: dict[str, Expected] = {}
         self.touched: set[str] = set()  # jobs a step may have written: checked after it
+
+    def make_stores(self) -> tuple[JobStore, BlobStore]:
+        """Fresh and empty for each example."""
+        return MemoryJobStore(clock=self.clock), MemoryBlobStore(clock=self.clock)
 
     def _replica(self) -> Replica:
         queues = QueueSet(PriorityPolicy(), CONFIG.max_queue_bytes, unify_backends=False)
@@ -394,18 +384,32 @@ class LifecycleMachine(RuleBasedStateMachine):
                     assert job_id in replica.finished, job_id
 
 
+def test_job_lifecycle_on_the_memory_stores() -> None:
+    run_state_machine_as_test(LifecycleMachine, settings=SETTINGS)
+
+
 def test_job_lifecycle_over_dynamodb() -> None:
+    """A few examples over DynamoDB (moto): its conditional writes decide as the memory store's."""
     with mock_aws():
         settings = AwsSettings()
-        ensure_bucket(make_client("s3", settings), "jobs")
-        s3 = S3BlobStore(make_client("s3", settings), "jobs")
-        LifecycleMachine.aws = Aws(make_client("dynamodb", settings), s3)
-        run_state_machine_as_test(LifecycleMachine, settings=SETTINGS)
+        dynamodb, s3 = make_client("dynamodb", settings), make_client("s3", settings)
+        ensure_bucket(s3, "jobs")
+
+        class OverDynamoDb(LifecycleMachine):
+            def make_stores(self) -> tuple[JobStore, BlobStore]:
+                table = f"jobs-{uuid.uuid4().hex[:8]}"  # a fresh table: no other example's jobs
+                dynamodb.create_table(**jobs_table_definition(table))  # ACTIVE at once in moto
+                return DynamoDbJobStore(dynamodb, table), S3BlobStore(s3, "jobs")
+
+        run_state_machine_as_test(OverDynamoDb, settings=AWS_SETTINGS)
 
 
 SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=30,
+    max_examples=60,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+    # Without "explain": its tracing makes a failure take minutes to report, not seconds.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
+AWS_SETTINGS = settings(SETTINGS, max_examples=4, stateful_step_count=30)
