@@ -104,6 +104,26 @@ async def running_job(
     return assignment
 
 
+def completion_at(
+    now: float, status: JobStatus = JobStatus.COMPLETED, detail: str = ""
+) -> Completion:
+    """An agent's report of a run that ended at `now`."""
+    return Completion(
+        status=status,
+        detail=detail,
+        result_raw_bytes=16 if status is JobStatus.COMPLETED else 0,
+        result_encoded_bytes=12 if status is JobStatus.COMPLETED else 0,
+        log_bytes=0,
+        dequeued_at=now,
+        execution_started_at=now,
+        execution_finished_at=now,
+        finished_at=now,
+        actual_backend="",
+        agent_version="agent test",
+        runner_version="runner test",
+    )
+
+
 @dataclass
 class ServiceWorld:
     """Stores and a clock that replicas share: what outlives one service layer."""
@@ -164,21 +184,7 @@ class ServiceWorld:
 
     def completion(self, status: JobStatus = JobStatus.COMPLETED, detail: str = "") -> Completion:
         """An agent's report of a run that just ended."""
-        now = self.clock()
-        return Completion(
-            status=status,
-            detail=detail,
-            result_raw_bytes=16 if status is JobStatus.COMPLETED else 0,
-            result_encoded_bytes=12 if status is JobStatus.COMPLETED else 0,
-            log_bytes=0,
-            dequeued_at=now,
-            execution_started_at=now,
-            execution_finished_at=now,
-            finished_at=now,
-            actual_backend="",
-            agent_version="agent test",
-            runner_version="runner test",
-        )
+        return completion_at(self.clock(), status, detail)
 
     def close(self) -> None:
         for io in self._ios:

@@ -35,7 +35,7 @@ from scheduler.blob_store.memory_blob_store import MemoryBlobStore
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.config import SchedulerConfig
 from scheduler.domain.errors import ResourceExhausted
-from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
+from scheduler.domain.jobs import JobRecord, JobStatus, Role
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
 from scheduler.job_store.job_store import JobStore
 from scheduler.job_store.memory_job_store import MemoryJobStore
@@ -49,6 +49,7 @@ from scheduler.service.job_reads import FinishedJobs
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.replica_sync import ReplicaSync
 from scheduler.service.tracked_jobs import LifecyclePorts
+from tests.service_harness import completion_at
 from tests.token_database_helpers import ManualClock
 
 T = TypeVar("T")
@@ -262,21 +263,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         job_id = self.pick(choice)
         expected = self.model[job_id]
         agent = expected.holder if holder else "agent-stranger"
-        now = self.clock()
-        completion = Completion(
-            status=outcome,
-            detail="done",
-            result_raw_bytes=1,
-            result_encoded_bytes=1,
-            log_bytes=0,
-            dequeued_at=now,
-            execution_started_at=now,
-            execution_finished_at=now,
-            finished_at=now,
-            actual_backend="",
-            agent_version="test",
-            runner_version="",
-        )
+        completion = completion_at(self.clock(), outcome)
         finished = self.run(self.replicas[index].lifecycle.finish(job_id, agent, completion))
         holds = expected.status is JobStatus.RUNNING and expected.holder == agent
         assert (finished is not None) == holds

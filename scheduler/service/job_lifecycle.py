@@ -5,8 +5,8 @@ consequence in this replica's memory, which is a cache of that table: the
 queues and their byte budget, per-owner usage, the running jobs whose leases
 this replica watches, deferrals of requeued jobs, watchers' events, metrics
 and the finished-job cache. This object is the only writer of those; others
-read them through the views at the end. `invariants.py` says what must hold
-between two transitions.
+read them through `jobs` (replica_jobs.py). `invariants.py` says what must
+hold between two transitions.
 """
 
 from __future__ import annotations
