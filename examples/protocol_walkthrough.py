@@ -2,7 +2,7 @@
 
 Plays both parts: a researcher submitting a program and fetching its result,
 and an executor agent taking the job, uploading a result, and reporting.
-Run it against `python -m scheduler --dev` (README, "Walk-through").
+Run it against `python -m scheduler --dev` (docs/protocol.md).
 """
 
 from __future__ import annotations

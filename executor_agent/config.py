@@ -116,7 +116,10 @@ class AgentConfig:
         None, "--agent-id", _name, "agent id prefix (default: HOSTNAME-PID)"
     )
     actual_backend: str | None = _opt(
-        None, "--actual-backend", _name, "device reported (default: --backend)"
+        None,
+        "--actual-backend",
+        _name,
+        "device reported as actual_backend (default: the job's own backend)",
     )
     slots: int = _opt(1, "--slots", positive_int, "jobs run at once (default 1, or one per GPU)")
     gpus: tuple[str, ...] = _opt(

@@ -352,7 +352,8 @@ class SchedulerConfig:
         parse=_metrics_port,
         help="port of the Prometheus /metrics endpoint (default 9464; 0 = any free port, -1 = off)",
     )
-    # DESIGN.md §Queue and priority; the defaults are the seed system's policy.
+    # The priority formula (docs/architecture.md, "Queue and priority"); the defaults are the
+    # seed system's policy.
     priority_weight_timeout: float = _weight_option(1000.0, "timeout")
     priority_weight_role: float = _weight_option(0.0, "role")
     priority_weight_age: float = _weight_option(2000.0, "age")

@@ -321,6 +321,8 @@ def test_set_backend_to_maintenance_refuses_submissions_at_once_and_back(
         assert document["changed"] is True
         assert set(document["roles"]) == {"admin", "developer", "guest", "executor"}
         assert {entry["status"] for entry in document["roles"].values()} == {"available"}
+        # Without --description the operator's text stays (it is not silently emptied).
+        assert {entry["description"] for entry in document["roles"].values()} == {"Recalibration"}
         developer.submit(backend="qpu")
         unchanged = admin("set-backend", "qpu", "--status", "available", "--json")
         assert unchanged.json()["changed"] is False

@@ -92,3 +92,15 @@ def test_backend_names_that_need_quoting_survive() -> None:
 def test_a_malformed_document_is_not_rewritten() -> None:
     with pytest.raises(BackendStatusFormatError):
         change().apply('[backends.qpu.admin]\nstatus = "sunny"\n')
+
+
+def test_without_a_description_each_entry_keeps_its_text_and_an_empty_one_clears_it() -> None:
+    text = change("emulator", availability=Availability.MAINTENANCE, description=None).apply(
+        DOCUMENT
+    )
+    assert text is not None
+    kept = parse_backend_status(text)["emulator"][Role.DEVELOPER]
+    assert kept == BackendAvailability(Availability.MAINTENANCE, "simulator")
+    cleared = change("emulator", availability=Availability.MAINTENANCE, description="").apply(text)
+    assert cleared is not None
+    assert parse_backend_status(cleared)["emulator"][Role.DEVELOPER].description == ""

@@ -1,4 +1,4 @@
-"""Flags and SCHEDULER_* variables: DESIGN.md names and defaults, bad values named."""
+"""Flags and SCHEDULER_* variables: their documented names and defaults, bad values named."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each status code of DESIGN.md §Errors, reached by a real request."""
+"""Each documented status code (docs/protocol.md), reached by a real request."""
 
 from __future__ import annotations
 

@@ -53,10 +53,11 @@ class AdminClient(Client):
         availability: str,
         *,
         role: str = "",
-        description: str = "",
+        description: str | None = None,
         add_backend: bool = False,
     ) -> admin_pb2.SetBackendStatusResponse:
-        """`availability` is "available", "maintenance" or "unavailable"; role "" = all listed."""
+        """`availability` is "available", "maintenance" or "unavailable"; role "" = all listed;
+        `description` None keeps the text each entry has."""
         request = admin_pb2.SetBackendStatusRequest(
             backend=backend,
             role=role,

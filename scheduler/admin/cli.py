@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_argument(
         "--role", default="", choices=ROLES, help="only this role (default: every listed role)"
     )
-    backend.add_argument("--description", default="", help="shown to users who are refused")
+    backend.add_argument(
+        "--description",
+        default=None,
+        help="shown to users who are refused (default: keep the current text; '' clears it)",
+    )
     backend.add_argument("--add", action="store_true", help="add a backend not yet listed")
     return parser
 

@@ -27,7 +27,7 @@ class StatusChange:
     backend: str
     role: Role | None  # None: every role the backend lists (every client role for a new one)
     availability: Availability
-    description: str
+    description: str | None  # None: keep each entry's current text
     add_backend: bool = False  # without it, a backend missing from the document is refused
 
     def apply(self, text: str) -> str | None:
@@ -53,7 +53,10 @@ class StatusChange:
         for role in roles:
             entry = entries.setdefault(role.value, {})
             entry["status"] = self.availability.value
-            entry["description"] = self.description
+            if self.description is not None:
+                entry["description"] = self.description
+            else:
+                entry.setdefault("description", "")
         after_text = tomli_w.dumps(document)
         if parse_backend_status(after_text) == before:
             return None

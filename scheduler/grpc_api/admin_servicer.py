@@ -72,7 +72,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             backend=request.backend,
             role=_role(request.role),
             availability=_availability(request.availability),
-            description=request.description,
+            description=request.description if request.HasField("description") else None,
             add_backend=request.add_backend,
         )
         update = await self._ops.set_backend_status(principal(), change)

@@ -216,7 +216,7 @@ class AdministrationOperations:
         """Edit the status document, then apply it on this replica before answering."""
         require_admin(principal)
         check_backend_name(change.backend, "backend")
-        if len(change.description) > MAX_DESCRIPTION:
+        if change.description is not None and len(change.description) > MAX_DESCRIPTION:
             raise InvalidArgument(f"description must be at most {MAX_DESCRIPTION} characters")
         changed = False
 

@@ -1,4 +1,4 @@
-"""Exit codes, documented in `--help` and README, and which failure gets which.
+"""Exit codes, documented in `--help` and docs/researchers/cli.md, and which failure gets which.
 
 0 done · 1 the job ended but not COMPLETED, or its state forbids the request
 (result of a failed job, cancel of a finished one) · 2 usage: bad arguments,

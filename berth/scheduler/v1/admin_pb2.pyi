@@ -49,7 +49,7 @@ Global___ListQueueRequest: _TypeAlias = ListQueueRequest  # noqa: Y015
 
 @_typing.final
 class PriorityTerms(_message.Message):
-    """Each term of the priority formula (DESIGN.md §Queue and priority)."""
+    """Each term of the priority formula (docs/architecture.md, "Queue and priority")."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -293,7 +293,7 @@ class SetBackendStatusRequest(_message.Message):
     """empty = every role listed for the backend"""
     availability: _submission_pb2.Availability.ValueType
     description: _builtins.str
-    """shown to users refused by a non-available backend"""
+    """Shown to users refused by a non-available backend; left unset, the current text is kept."""
     add_backend: _builtins.bool
     """allow a backend not yet in the document"""
     def __init__(
@@ -302,14 +302,16 @@ class SetBackendStatusRequest(_message.Message):
         backend: _builtins.str = ...,
         role: _builtins.str = ...,
         availability: _submission_pb2.Availability.ValueType = ...,
-        description: _builtins.str = ...,
+        description: _builtins.str | None = ...,
         add_backend: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "description", b"description"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_backend", b"add_backend", "availability", b"availability", "backend", b"backend", "description", b"description", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "add_backend", b"add_backend", "availability", b"availability", "backend", b"backend", "description", b"description", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
 
 Global___SetBackendStatusRequest: _TypeAlias = SetBackendStatusRequest  # noqa: Y015
 
