@@ -74,6 +74,7 @@ def priority_policy(config: SchedulerConfig) -> PriorityPolicy:
         fair_share_weight=config.priority_weight_fair_share,
         max_wait_s=config.priority_max_wait_seconds,
         fair_share_half_life_s=config.fair_share_half_life_seconds,
+        role_max_timeout_s=config.max_timeout_seconds,
     )
 
 

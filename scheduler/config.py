@@ -216,6 +216,15 @@ class SchedulerConfig:
         {Role.ADMIN: 10 * MIB, Role.DEVELOPER: 10 * MIB, Role.GUEST: MIB},
         _per_role("MAX_JOB_BYTES", positive_int, "largest submit request of a %s, bytes"),
     )
+    # Longest job timeout a role may ask for; also the priority formula's timeout scale.
+    max_timeout_seconds: Mapping[Role, float] = keyed_options(
+        {Role.ADMIN: 3600.0, Role.DEVELOPER: 600.0, Role.GUEST: 300.0},
+        _per_role(
+            "MAX_TIMEOUT_SECONDS",
+            _positive_float,
+            "longest job timeout a %s may ask for, seconds",
+        ),
+    )
     # Requests per second per token on the submission port (bursts of one second's worth).
     rate_limit_per_second: Mapping[Role, float] = keyed_options(
         {Role.ADMIN: 500.0, Role.DEVELOPER: 100.0, Role.GUEST: 20.0},

@@ -131,3 +131,9 @@ def test_bad_value_stops_start_up_with_its_name() -> None:
     )
     assert result.returncode == 2
     assert "--lease-seconds" in result.stderr and "soon" in result.stderr
+
+
+def test_role_maximum_timeout_reads_its_variable() -> None:
+    config = load_config([], {"SCHEDULER_MAX_TIMEOUT_SECONDS_GUEST": "120"})
+    assert config.max_timeout_seconds[Role.GUEST] == 120
+    assert config.max_timeout_seconds[Role.DEVELOPER] == 600

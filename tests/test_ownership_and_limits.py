@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import grpc
 from berth.scheduler.v1 import submission_pb2
 
@@ -82,3 +84,22 @@ def test_per_token_limit_counts_queued_and_running(make_berth_system: object) ->
         # Ending a job frees a slot.
         guest.cancel(jobs[-1] if jobs[-1] != assigned.job_id else jobs[0])
         guest.submit()
+
+
+def test_timeout_above_the_roles_maximum_is_refused_naming_the_variable(
+    berth_system: BerthSystem,
+) -> None:
+    with clients(berth_system) as (submission, _):
+        developer = Submitter(submission, berth_system.tokens["developer"])  # maximum 10 min
+        guest = Submitter(submission, berth_system.tokens["guest"])  # maximum 5 min
+        for submitter, timeout_s, variable in (
+            (developer, 20 * 60, "SCHEDULER_MAX_TIMEOUT_SECONDS_DEVELOPER"),
+            (guest, 9 * 60, "SCHEDULER_MAX_TIMEOUT_SECONDS_GUEST"),
+        ):
+            error = rpc_error(partial(submitter.submit, timeout_s=timeout_s))
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert variable in error.details()
+            assert "maximum" in error.details()
+        developer.submit(timeout_s=10 * 60)  # at the maximum is fine
+        guest.submit(timeout_s=5 * 60)
+

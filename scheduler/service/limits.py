@@ -36,6 +36,13 @@ def check_submission(request: SubmitRequest, principal: Principal, config: Sched
         raise InvalidArgument(f"settings.n_shots must be between 1 and {MAX_SHOTS}")
     if not 0 < request.timeout_s <= MAX_TIMEOUT_S:
         raise InvalidArgument("settings.timeout must be more than 0 s and at most 24 h")
+    role_max = config.max_timeout_seconds[principal.role]
+    if request.timeout_s > role_max:
+        raise InvalidArgument(
+            f"settings.timeout is {request.timeout_s:g} s; the maximum for role "
+            f"{principal.role.value} is {role_max:g} s "
+            f"(SCHEDULER_MAX_TIMEOUT_SECONDS_{principal.role.value.upper()})"
+        )
     if len(request.parameters) > MAX_PARAMETERS:
         raise InvalidArgument(f"settings.parameters may hold at most {MAX_PARAMETERS} entries")
     for key, value in request.parameters.items():
