@@ -103,3 +103,10 @@ def test_timeout_above_the_roles_maximum_is_refused_naming_the_variable(
         developer.submit(timeout_s=10 * 60)  # at the maximum is fine
         guest.submit(timeout_s=5 * 60)
 
+
+def test_empty_payload_is_refused(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, _):
+        developer = Submitter(submission, berth_system.tokens["developer"])
+        error = rpc_error(lambda: developer.submit(b""))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "program.payload" in error.details()

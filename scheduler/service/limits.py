@@ -27,6 +27,8 @@ def check_submission(request: SubmitRequest, principal: Principal, config: Sched
             f"job is {request.size_bytes} bytes; the limit for role {principal.role.value} is "
             f"{limit} bytes (SCHEDULER_MAX_JOB_BYTES_{principal.role.value.upper()})"
         )
+    if not request.payload:
+        raise InvalidArgument("program.payload is empty: a job needs a program to run")
     if not _FORMAT.match(request.format):
         raise InvalidArgument(
             "program.format must be 1-64 characters of letters, digits and ._+-/ (e.g. 'qasm3')"
