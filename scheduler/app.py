@@ -10,25 +10,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scheduler.auth.cached_token_verifier import CachingTokenVerifier
 from scheduler.auth.grpc_token_verifier import GrpcTokenVerifier
 from scheduler.auth.rate_limit import RateLimit, RequestRateLimiter
 from scheduler.auth.token_verifier import TokenVerifier
+from scheduler.aws.aws_errors import failure_reason
 from scheduler.aws.aws_settings import AwsSettings, make_boto3_session, make_client
 from scheduler.aws.resource_names import resolve_resource_names
 from scheduler.backend_status.ssm_backend_status import SsmBackendStatusSource
 from scheduler.blob_store.blob_store import BlobStore
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.config import SchedulerConfig
+from scheduler.domain.errors import Unavailable
 from scheduler.grpc_api.admin_servicer import AdminServicer
 from scheduler.grpc_api.call_telemetry import CallTelemetryInterceptor
 from scheduler.grpc_api.execution_servicer import ExecutionServicer
 from scheduler.grpc_api.servers import (
     RunningServer,
-    start_execution_server,
-    start_submission_server,
+    bind_execution_port,
+    bind_submission_port,
+    execution_services,
+    submission_services,
 )
 from scheduler.grpc_api.submission_servicer import SubmissionServicer
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
@@ -52,6 +59,20 @@ log = logging.getLogger(__name__)
 
 class StartupError(RuntimeError):
     """The scheduler cannot start; the message says which dependency and why."""
+
+
+@contextmanager
+def _dependency(what: str, config: SchedulerConfig) -> Iterator[None]:
+    """An AWS failure while starting becomes one line: the step, the cause, what to check."""
+    try:
+        yield
+    except (BotoCoreError, ClientError, Unavailable) as error:
+        check = (
+            f"--endpoint {config.endpoint} (it must serve SSM, DynamoDB and S3)"
+            if config.endpoint
+            else "the AWS region (--region), credentials and permissions"
+        )
+        raise StartupError(f"{what}: {failure_reason(error)}; check {check}") from error
 
 
 def aws_settings(config: SchedulerConfig) -> AwsSettings:
@@ -113,7 +134,40 @@ class SchedulerApp:
         self.metrics_server: MetricsServer | None = None
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            for server in (self.submission, self.execution):
+                if server is not None:
+                    await server.server.stop(None)
+            raise
+
+    async def _start(self) -> None:
         config = self.config
+        if self._verifier is None:
+            self._verifier = CachingTokenVerifier(
+                GrpcTokenVerifier(config.address_to_token_database),
+                ttl_s=config.token_cache_seconds,
+            )
+        # Both ports first: a second scheduler on a taken port stops before loading anything.
+        telemetry = CallTelemetryInterceptor(self.metrics)
+        self.submission = bind_submission_port(
+            config.bind_host,
+            config.port_for_submission,
+            config.submission_max_message_length,
+            self._verifier,
+            telemetry=telemetry,
+            rate_limiter=request_rate_limiter(config),
+            tls=config.tls_files,
+        )
+        self.execution = bind_execution_port(
+            config.bind_host,
+            config.port_for_execution,
+            config.execution_max_message_length,
+            self._verifier,
+            telemetry=telemetry,
+            tls=config.tls_files,
+        )
         settings = aws_settings(config)
         submission_io = BlockingIo(config.submission_max_workers, "submission-io")
         execution_io = BlockingIo(config.execution_max_workers, "execution-io")
@@ -124,9 +178,10 @@ class SchedulerApp:
                 "(or a region in the AWS config file)"
             )
         ssm = make_client("ssm", settings)
-        bucket, table = await execution_io.run(
-            resolve_resource_names, ssm, config.job_bucket_name_key, config.job_table_name_key
-        )
+        with _dependency("reading the resource names from SSM", config):
+            bucket, table = await execution_io.run(
+                resolve_resource_names, ssm, config.job_bucket_name_key, config.job_table_name_key
+            )
         store = DynamoDbJobStore(
             make_client("dynamodb", settings), table, retention_days=config.job_retention_days
         )
@@ -137,11 +192,13 @@ class SchedulerApp:
             execution_io,
             config.backend_status_refresh_seconds,
         )
-        if not await self._backend_status.refresh():
-            raise StartupError(
-                f"cannot read the backend status parameter {config.backend_status_parameter_name!r}"
-                " (--backend_status_parameter_name); see the log line above"
-            )
+        with _dependency("reading the backend status from SSM", config):
+            if not await self._backend_status.refresh():
+                raise StartupError(
+                    "cannot read the backend status parameter "
+                    f"{config.backend_status_parameter_name!r} (--backend_status_parameter_name);"
+                    " see the log line above"
+                )
         self.store, self.blobs = store, blobs
         layer = build_service_layer(
             config,
@@ -156,33 +213,17 @@ class SchedulerApp:
         )
         self.layer = layer
         self.replica_sync = layer.replica_sync
-        await restore(layer.replica_sync)
-        if self._verifier is None:
-            self._verifier = CachingTokenVerifier(
-                GrpcTokenVerifier(config.address_to_token_database),
-                ttl_s=config.token_cache_seconds,
-            )
+        with _dependency(f"loading the jobs of DynamoDB table {table!r}", config):
+            await restore(layer.replica_sync)
         self._start_metrics(layer.lifecycle, self._backend_status)
-        telemetry = CallTelemetryInterceptor(self.metrics)
-        self.submission = await start_submission_server(
-            config.bind_host,
-            config.port_for_submission,
-            config.submission_max_message_length,
-            SubmissionServicer(layer.submissions, layer.usage),
-            self._verifier,
-            AdminServicer(layer.administration),
-            telemetry=telemetry,
-            rate_limiter=request_rate_limiter(config),
-            tls=config.tls_files,
+        await self.submission.serve(
+            submission_services(
+                SubmissionServicer(layer.submissions, layer.usage),
+                AdminServicer(layer.administration),
+            )
         )
-        self.execution = await start_execution_server(
-            config.bind_host,
-            config.port_for_execution,
-            config.execution_max_message_length,
-            ExecutionServicer(layer.executions, self._clock),
-            self._verifier,
-            telemetry=telemetry,
-            tls=config.tls_files,
+        await self.execution.serve(
+            execution_services(ExecutionServicer(layer.executions, self._clock))
         )
         self._monitor = layer.monitor
         self._monitor.start()

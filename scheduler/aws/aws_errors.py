@@ -90,6 +90,19 @@ def transient_reason(error: BaseException) -> str | None:
     return None
 
 
+def failure_reason(error: BaseException) -> str:
+    """One line for an operator: the AWS error code and message, or why it was unreachable."""
+    cause = error.__cause__ if isinstance(error, Unavailable) and error.__cause__ else error
+    if isinstance(cause, ClientError):
+        details = cause.response.get("Error", {})
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        code = details.get("Code") or f"HTTP {status}"
+        message = " ".join(details.get("Message", "").split())[:200]
+        return f"{cause.operation_name} answered {code}" + (f" ({message})" if message else "")
+    reason = transient_reason(cause)
+    return f"{reason}: {cause}" if reason else str(cause)
+
+
 def translate_aws_errors(what: str) -> AwsErrorTranslation:
     """`with translate_aws_errors("DynamoDB"):` or `@translate_aws_errors("S3")`.
 

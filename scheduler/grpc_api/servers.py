@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +28,14 @@ EXECUTION_SERVICE = "berth.scheduler.v1.ExecutionService"
 ADMIN_SERVICE = "berth.scheduler.v1.AdminService"  # admin role only; on the submission port
 
 
+class PortUnavailable(OSError):
+    """A port cannot be bound; the message names the port and the flag that chose it."""
+
+
 @dataclass
 class RunningServer:
+    """A bound port: `bind_*_port` takes it at once, `serve` answers once the service is ready."""
+
     server: grpc.aio.Server
     health: Any  # grpc_health.v1.health.aio.HealthServicer (untyped package)
     port: int
@@ -42,16 +50,23 @@ class RunningServer:
         for name in ("", *self.service_names):
             await self.health.set(name, status)
 
+    async def serve(self, add_services: Callable[[grpc.aio.Server], None]) -> None:
+        add_services(self.server)
+        await self.server.start()
+        await self.set_serving(True)
 
-async def _start(
-    address: str,
+
+def _bind(
+    host: str,
+    port: int,
+    port_flag: str,
     max_message_length: int,
     interceptor: AuthInterceptor,
-    add_servicer: Callable[[grpc.aio.Server], None],
     service_names: Sequence[str],
     telemetry: CallTelemetryInterceptor | None,
     credentials: grpc.ServerCredentials | None,
 ) -> RunningServer:
+    _check_free(host, port, port_flag)  # in our words, before gRPC logs its own error
     server = grpc.aio.server(
         # Telemetry outermost: refused calls are counted and logged with their request id.
         interceptors=[telemetry, interceptor] if telemetry is not None else [interceptor],
@@ -64,59 +79,90 @@ async def _start(
     )
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    add_servicer(server)
-    port = bind(server, address, credentials)
-    await server.start()
-    running = RunningServer(server, health_servicer, port, service_names)
-    await running.set_serving(True)
-    return running
+    try:
+        bound = bind(server, f"{host}:{port}", credentials)
+    except RuntimeError as error:
+        raise PortUnavailable(f"port {port} cannot be bound on {host} ({port_flag})") from error
+    return RunningServer(server, health_servicer, bound, service_names)
 
 
-async def start_submission_server(
+def _check_free(host: str, port: int, port_flag: str) -> None:
+    if port == 0:
+        return
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind((address, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortUnavailable(
+                    f"port {port} is in use ({port_flag}; another scheduler running?)"
+                ) from None
+            raise PortUnavailable(
+                f"cannot listen on {host}:{port} (--bind-host, {port_flag}): {error.strerror}"
+            ) from None
+
+
+def bind_submission_port(
     host: str,
     port: int,
     max_message_length: int,
-    servicer: SubmissionServicer,
     verifier: TokenVerifier,
-    admin_servicer: AdminServicer | None = None,
+    *,
+    with_admin: bool = True,
     telemetry: CallTelemetryInterceptor | None = None,
     rate_limiter: RequestRateLimiter | None = None,
     tls: TlsFiles | None = None,
 ) -> RunningServer:
     interceptor = AuthInterceptor(verifier, frozenset(CLIENT_ROLES), "submission", rate_limiter)
-
-    def add_servicers(server: grpc.aio.Server) -> None:
-        submission_pb2_grpc.add_SubmissionServiceServicer_to_server(servicer, server)
-        if admin_servicer is not None:
-            admin_pb2_grpc.add_AdminServiceServicer_to_server(admin_servicer, server)
-
-    return await _start(
-        f"{host}:{port}",
+    return _bind(
+        host,
+        port,
+        "--port-for-submission",
         max_message_length,
         interceptor,
-        add_servicers,
-        [SUBMISSION_SERVICE, *([ADMIN_SERVICE] if admin_servicer is not None else [])],
+        [SUBMISSION_SERVICE, *([ADMIN_SERVICE] if with_admin else [])],
         telemetry,
         server_credentials(tls, verify_clients=False),
     )
 
 
-async def start_execution_server(
+def bind_execution_port(
     host: str,
     port: int,
     max_message_length: int,
-    servicer: ExecutionServicer,
     verifier: TokenVerifier,
+    *,
     telemetry: CallTelemetryInterceptor | None = None,
     tls: TlsFiles | None = None,
 ) -> RunningServer:
     interceptor = AuthInterceptor(verifier, frozenset({Role.EXECUTOR}), "execution")
-    return await _start(
-        f"{host}:{port}",
+    return _bind(
+        host,
+        port,
+        "--port-for-execution",
         max_message_length,
         interceptor,
-        lambda server: execution_pb2_grpc.add_ExecutionServiceServicer_to_server(servicer, server),
         [EXECUTION_SERVICE],
         telemetry,
         server_credentials(tls, verify_clients=True),
+    )
+
+
+def submission_services(
+    servicer: SubmissionServicer, admin_servicer: AdminServicer | None
+) -> Callable[[grpc.aio.Server], None]:
+    def add(server: grpc.aio.Server) -> None:
+        submission_pb2_grpc.add_SubmissionServiceServicer_to_server(servicer, server)
+        if admin_servicer is not None:
+            admin_pb2_grpc.add_AdminServiceServicer_to_server(admin_servicer, server)
+
+    return add
+
+
+def execution_services(servicer: ExecutionServicer) -> Callable[[grpc.aio.Server], None]:
+    return lambda server: execution_pb2_grpc.add_ExecutionServiceServicer_to_server(
+        servicer, server
     )
