@@ -1,7 +1,8 @@
 """`python -m executor_agent`: parse options, check the token and the scheduler, run.
 
-Start-up problems (bad option, unreadable token file, unreachable scheduler,
-no Docker engine) print one line on stderr and exit non-zero: 2 for a bad
+Start-up problems (bad option, unreadable token file, unreachable scheduler, a
+backend the scheduler does not know, a --python-function that cannot be
+imported, no Docker engine) print one line on stderr and exit non-zero: 2 for a bad
 option, 1 for everything else. SIGTERM and SIGINT drain and exit 0.
 """
 
@@ -19,7 +20,12 @@ from executor_agent.agent import Agent
 from executor_agent.config import AgentConfig, ConfigError, parse_config
 from executor_agent.logging_setup import configure_logging
 from executor_agent.runners.factory import make_runner
-from executor_agent.scheduler_link import SchedulerLink, SchedulerUnreachable, channel_credentials
+from executor_agent.scheduler_link import (
+    SchedulerLink,
+    SchedulerRefused,
+    SchedulerUnreachable,
+    channel_credentials,
+)
 from executor_agent.token_file import TokenFile, TokenFileError
 
 EXIT_BAD_OPTION = 2
@@ -53,7 +59,8 @@ async def run_agent(config: AgentConfig) -> int:
     try:
         try:
             await link.wait_until_reachable(config.connect_timeout_seconds)
-        except SchedulerUnreachable as error:
+            await link.check_backend(config.backend)
+        except (SchedulerUnreachable, SchedulerRefused) as error:
             raise StartupError(str(error)) from None
         agent = Agent(config, link, runner, work_root, token.token())
         loop = asyncio.get_running_loop()

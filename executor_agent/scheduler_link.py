@@ -32,6 +32,10 @@ class SchedulerUnreachable(Exception):
     pass
 
 
+class SchedulerRefused(Exception):
+    """The scheduler answered that this agent's configuration can never get work."""
+
+
 def channel_credentials(
     ca: Path | None, cert: Path | None, key: Path | None
 ) -> grpc.ChannelCredentials:
@@ -67,6 +71,24 @@ class SchedulerLink:
                 f"cannot reach the scheduler at {self.address} within {timeout_s:g}s "
                 "(is it running, and is this its execution port?)"
             ) from None
+
+    async def check_backend(self, backend: str) -> None:
+        """SchedulerRefused when the scheduler does not know `backend` (no job would ever come).
+
+        Any other failure is left to the polling loop's own handling and retries.
+        """
+        try:
+            await self._stub.CheckBackend(
+                execution_pb2.CheckBackendRequest(backend=backend),
+                metadata=self._metadata(),
+                timeout=CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                raise SchedulerRefused(
+                    f"the scheduler at {self.address} does not serve --backend {backend!r}: "
+                    f"{error.details()}"
+                ) from None
 
     async def assign(
         self, backend: str, agent_id: str, wait_s: float

@@ -187,13 +187,14 @@ class SchedulerApp:
         )
         blobs = S3BlobStore(make_client("s3", settings), bucket)
         status_source = SsmBackendStatusSource(ssm, config.backend_status_parameter_name)
-        self._backend_status = BackendStatusCache(
+        backend_status = BackendStatusCache(
             status_source,
             execution_io,
             config.backend_status_refresh_seconds,
         )
+        self._backend_status = backend_status
         with _dependency("reading the backend status from SSM", config):
-            if not await self._backend_status.refresh():
+            if not await backend_status.refresh():
                 raise StartupError(
                     "cannot read the backend status parameter "
                     f"{config.backend_status_parameter_name!r} (--backend_status_parameter_name);"
@@ -205,7 +206,7 @@ class SchedulerApp:
             priority_policy(config),
             store,
             blobs,
-            self._backend_status,
+            backend_status,
             status_source,
             LifecyclePorts(submission_io, execution_io),
             metrics=self.metrics,
@@ -215,7 +216,7 @@ class SchedulerApp:
         self.replica_sync = layer.replica_sync
         with _dependency(f"loading the jobs of DynamoDB table {table!r}", config):
             await restore(layer.replica_sync)
-        self._start_metrics(layer.lifecycle, self._backend_status)
+        self._start_metrics(layer.lifecycle, backend_status)
         await self.submission.serve(
             submission_services(
                 SubmissionServicer(layer.submissions, layer.usage),
@@ -223,11 +224,11 @@ class SchedulerApp:
             )
         )
         await self.execution.serve(
-            execution_services(ExecutionServicer(layer.executions, self._clock))
+            execution_services(ExecutionServicer(layer.executions, self._clock, backend_status))
         )
         self._monitor = layer.monitor
         self._monitor.start()
-        self._backend_status.start()
+        backend_status.start()
         self._start_replica_tasks(store, blobs)
         log.info(
             "scheduler listening: submission port %d, execution port %d; table %s, bucket %s",

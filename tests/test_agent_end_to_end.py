@@ -379,3 +379,33 @@ def test_a_refused_token_stops_the_agent_with_exit_1(setup: Setup, tmp_path: Pat
     fatal = agent.wait_for("fatal")
     assert "UNAUTHENTICATED" in fatal["message"]
     assert "not-a-valid-token" not in agent.log_text()
+
+
+def _start_failure(setup: Setup, tmp_path: Path, *args: str, backend: str = "emulator") -> str:
+    """The agent's stderr when it must refuse to start: exit 1, one line, no poll."""
+    stderr = tmp_path / "agent-stderr"
+    agent = AgentProcess(setup.system, *args, backend=backend, stderr_path=stderr)
+    setup.agents.append(agent)
+    assert agent.wait_exit(timeout_s=30) == 1
+    assert not any(entry.get("event") == "started" for entry in agent.events)
+    lines = stderr.read_text().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_backend_the_scheduler_does_not_know_stops_the_agent_at_start(
+    setup: Setup, tmp_path: Path
+) -> None:
+    line = _start_failure(setup, tmp_path, *PROGRAM, backend="no-such-backend")
+    assert "'no-such-backend'" in line and "--backend" in line
+    assert "emulator, qpu" in line  # what it could have been
+
+
+@pytest.mark.parametrize(
+    "function", ["no_such_module_anywhere:run", "examples.echo_function:no_such_function"]
+)
+def test_a_python_function_that_cannot_be_loaded_stops_the_agent_at_start(
+    setup: Setup, tmp_path: Path, function: str
+) -> None:
+    line = _start_failure(setup, tmp_path, "--runner", "python", "--python-function", function)
+    assert function in line and "--python-function" in line

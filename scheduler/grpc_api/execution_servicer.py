@@ -12,7 +12,9 @@ from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Assignment, Completion, JobStatus
 from scheduler.grpc_api import convert
 from scheduler.grpc_api.errors import unary
+from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.executions import ExecutionOperations
+from scheduler.service.limits import check_backend_name
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -25,9 +27,23 @@ OUTCOME_TO_STATUS = {
 
 
 class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
-    def __init__(self, operations: ExecutionOperations, clock: Any) -> None:
+    def __init__(
+        self,
+        operations: ExecutionOperations,
+        clock: Any,
+        backends: BackendStatusCache,
+    ) -> None:
         self._ops = operations
         self._clock = clock
+        self._backends = backends
+
+    @unary
+    async def CheckBackend(
+        self, request: execution_pb2.CheckBackendRequest, context: Context
+    ) -> execution_pb2.CheckBackendResponse:
+        check_backend_name(request.backend, "backend")
+        self._backends.require_known(request.backend)
+        return execution_pb2.CheckBackendResponse(known_backends=self._backends.backends())
 
     @unary
     async def AssignNextJob(

@@ -16,7 +16,7 @@ from scheduler.backend_status.backend_status import (
     BackendStatusSource,
     BackendStatusTable,
 )
-from scheduler.domain.errors import InvalidArgument, Unavailable
+from scheduler.domain.errors import InvalidArgument, NotFound, Unavailable
 from scheduler.domain.jobs import Role
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.periodic_task import PeriodicTask
@@ -65,6 +65,12 @@ class BackendStatusCache:
 
     def backends(self) -> list[str]:
         return sorted(self._table)
+
+    def require_known(self, backend: str) -> None:
+        """NotFound naming the known backends: an agent serving this one would never get a job."""
+        if backend not in self._table:
+            known = ", ".join(self.backends()) or "none configured"
+            raise NotFound(f"unknown backend {backend[:64]!r}; known backends: {known}")
 
     def lookup(self, backend: str, role: Role) -> BackendAvailability:
         """The backend's status for role; InvalidArgument for an unknown backend."""

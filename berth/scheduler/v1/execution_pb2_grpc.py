@@ -54,6 +54,11 @@ class ExecutionServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.RefreshUploadUrlRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.RefreshUploadUrlResponse.FromString,
                 _registered_method=True)
+        self.CheckBackend = channel.unary_unary(
+                '/berth.scheduler.v1.ExecutionService/CheckBackend',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.CheckBackendRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.CheckBackendResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutionServiceServicer:
@@ -84,6 +89,14 @@ class ExecutionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckBackend(self, request, context):
+        """Asked by an agent once at start: NOT_FOUND (naming the known backends) when this
+        scheduler's backend-status document has no such backend, so no job would ever come.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +119,11 @@ def add_ExecutionServiceServicer_to_server(servicer, server):
                     servicer.RefreshUploadUrl,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.RefreshUploadUrlRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.RefreshUploadUrlResponse.SerializeToString,
+            ),
+            'CheckBackend': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckBackend,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.CheckBackendRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_execution__pb2.CheckBackendResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +234,33 @@ class ExecutionService:
             '/berth.scheduler.v1.ExecutionService/RefreshUploadUrl',
             berth_dot_scheduler_dot_v1_dot_execution__pb2.RefreshUploadUrlRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_execution__pb2.RefreshUploadUrlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckBackend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.ExecutionService/CheckBackend',
+            berth_dot_scheduler_dot_v1_dot_execution__pb2.CheckBackendRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_execution__pb2.CheckBackendResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,6 +36,10 @@ class ExecutionServiceStub:
     Heartbeat: _grpc.UnaryUnaryMultiCallable[_execution_pb2.HeartbeatRequest, _execution_pb2.HeartbeatResponse]
     ReportExecutionResult: _grpc.UnaryUnaryMultiCallable[_execution_pb2.ReportExecutionResultRequest, _execution_pb2.ReportExecutionResultResponse]
     RefreshUploadUrl: _grpc.UnaryUnaryMultiCallable[_execution_pb2.RefreshUploadUrlRequest, _execution_pb2.RefreshUploadUrlResponse]
+    CheckBackend: _grpc.UnaryUnaryMultiCallable[_execution_pb2.CheckBackendRequest, _execution_pb2.CheckBackendResponse]
+    """Asked by an agent once at start: NOT_FOUND (naming the known backends) when this
+    scheduler's backend-status document has no such backend, so no job would ever come.
+    """
 
 @_typing.type_check_only
 class ExecutionServiceAsyncStub(ExecutionServiceStub):
@@ -45,6 +49,10 @@ class ExecutionServiceAsyncStub(ExecutionServiceStub):
     Heartbeat: _aio.UnaryUnaryMultiCallable[_execution_pb2.HeartbeatRequest, _execution_pb2.HeartbeatResponse]  # type: ignore[assignment]
     ReportExecutionResult: _aio.UnaryUnaryMultiCallable[_execution_pb2.ReportExecutionResultRequest, _execution_pb2.ReportExecutionResultResponse]  # type: ignore[assignment]
     RefreshUploadUrl: _aio.UnaryUnaryMultiCallable[_execution_pb2.RefreshUploadUrlRequest, _execution_pb2.RefreshUploadUrlResponse]  # type: ignore[assignment]
+    CheckBackend: _aio.UnaryUnaryMultiCallable[_execution_pb2.CheckBackendRequest, _execution_pb2.CheckBackendResponse]  # type: ignore[assignment]
+    """Asked by an agent once at start: NOT_FOUND (naming the known backends) when this
+    scheduler's backend-status document has no such backend, so no job would ever come.
+    """
 
 class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -75,5 +83,15 @@ class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _execution_pb2.RefreshUploadUrlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_execution_pb2.RefreshUploadUrlResponse, _abc.Awaitable[_execution_pb2.RefreshUploadUrlResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CheckBackend(
+        self,
+        request: _execution_pb2.CheckBackendRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_execution_pb2.CheckBackendResponse, _abc.Awaitable[_execution_pb2.CheckBackendResponse]]:
+        """Asked by an agent once at start: NOT_FOUND (naming the known backends) when this
+        scheduler's backend-status document has no such backend, so no job would ever come.
+        """
 
 def add_ExecutionServiceServicer_to_server(servicer: ExecutionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
