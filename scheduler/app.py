@@ -21,7 +21,9 @@ from scheduler.auth.rate_limit import RateLimit, RequestRateLimiter
 from scheduler.auth.token_verifier import TokenVerifier
 from scheduler.aws.aws_errors import failure_reason
 from scheduler.aws.aws_settings import AwsSettings, make_boto3_session, make_client
+from scheduler.aws.provision import ttl_problem
 from scheduler.aws.resource_names import resolve_resource_names
+from scheduler.aws.table_definitions import JOB_EXPIRY
 from scheduler.backend_status.ssm_backend_status import SsmBackendStatusSource
 from scheduler.blob_store.blob_store import BlobStore
 from scheduler.blob_store.s3_blob_store import S3BlobStore
@@ -182,9 +184,18 @@ class SchedulerApp:
             bucket, table = await execution_io.run(
                 resolve_resource_names, ssm, config.job_bucket_name_key, config.job_table_name_key
             )
-        store = DynamoDbJobStore(
-            make_client("dynamodb", settings), table, retention_days=config.job_retention_days
-        )
+        dynamodb = make_client("dynamodb", settings)
+        with _dependency(f"reading the TTL of DynamoDB table {table!r}", config):
+            ttl = await execution_io.run(ttl_problem, dynamodb, table, JOB_EXPIRY)
+        if ttl is not None:
+            log.warning(
+                "DynamoDB table %s: %s, so finished jobs are never deleted; enable TTL on %r "
+                "(python -m scheduler.aws provision does) or delete old jobs yourself",
+                table,
+                ttl,
+                JOB_EXPIRY,
+            )
+        store = DynamoDbJobStore(dynamodb, table, retention_days=config.job_retention_days)
         blobs = S3BlobStore(make_client("s3", settings), bucket)
         status_source = SsmBackendStatusSource(ssm, config.backend_status_parameter_name)
         backend_status = BackendStatusCache(

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import logging
+from collections.abc import Iterator
+from unittest.mock import patch
 
+import pytest
+from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.models import DynamoDBBackend
+
+from scheduler.app import SchedulerApp
+from scheduler.aws.__main__ import main as provision_main
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.aws.provision import provision
 from scheduler.aws.resource_names import resolve_resource_names
 from scheduler.aws.table_definitions import DAY_INDEX, OWNER_INDEX, STATUS_INDEX
-from scheduler.domain.errors import FailedPrecondition
+from scheduler.config import SchedulerConfig
+from scheduler.domain.errors import FailedPrecondition, Unauthenticated
+from scheduler.domain.jobs import Principal
 
 STATUS_TOML = '[backends.qpu.guest]\nstatus = "available"\n'
 
 
-def _provision(settings: AwsSettings, status_toml: str = STATUS_TOML, **extra: bool) -> None:
+def _provision(
+    settings: AwsSettings, status_toml: str = STATUS_TOML, *, overwrite_backend_status: bool = False
+) -> None:
     provision(
         settings,
         table="berth-jobs",
@@ -23,7 +36,7 @@ def _provision(settings: AwsSettings, status_toml: str = STATUS_TOML, **extra: b
         backend_status_param="/berth/backend_status",
         backend_status_toml=status_toml,
         token_table="berth-tokens",
-        **extra,
+        overwrite_backend_status=overwrite_backend_status,
     )
 
 
@@ -109,3 +122,73 @@ def test_a_missing_name_parameter_is_named_with_its_flag(aws: None) -> None:
         resolve_resource_names(ssm, "/berth/job_bucket_name", "/berth/job_table_name")
     assert "'/berth/job_table_name' (named by --job_table_name_key)" in raised.value.message
     assert "job_bucket_name" not in raised.value.message
+
+
+@pytest.fixture
+def store_without_ttl(aws: None) -> Iterator[None]:
+    """A DynamoDB-compatible store that refuses UpdateTimeToLive, as some do.
+
+    moto implements TTL, so only that one call is made to answer as such a store does
+    (UnknownOperationException); every other call is moto's own.
+    """
+
+    def unsupported(*args: object, **kwargs: object) -> None:
+        raise JsonRESTError("UnknownOperationException", "UpdateTimeToLive is not supported")
+
+    with patch.object(DynamoDBBackend, "update_time_to_live", unsupported):
+        yield
+
+
+def test_provision_without_ttl_warns_and_still_creates_everything(
+    store_without_ttl: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["provision", "--region", "us-east-1", "--backends", "qpu"]
+    assert provision_main(args) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    warnings = [line for line in out.splitlines() if "warning" in line.lower()]
+    assert (
+        len(warnings) == 1 and "TTL" in warnings[0] and "UnknownOperationException" in warnings[0]
+    )
+    settings = AwsSettings(region="us-east-1")
+    make_client("dynamodb", settings).describe_table(TableName="berth-tokens")
+    make_client("s3", settings).head_bucket(Bucket="berth-jobs")
+    ssm = make_client("ssm", settings)
+    assert resolve_resource_names(ssm, "/berth/job_bucket_name", "/berth/job_table_name")
+    assert "qpu" in ssm.get_parameter(Name="/berth/backend_status")["Parameter"].get("Value", "")
+    # Each step is reported; a second run finds every one of them already done.
+    assert provision_main(args) == 0
+    again = capsys.readouterr().out
+    assert "created" not in again
+    for step in ("jobs table", "token table", "bucket", "/berth/backend_status"):
+        assert step in out and step in again, step
+
+
+def test_the_scheduler_warns_at_start_when_the_tables_ttl_is_off(
+    store_without_ttl: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = AwsSettings(region="us-east-1")
+    _provision(settings)
+    config = SchedulerConfig(
+        region="us-east-1",
+        port_for_submission=0,
+        port_for_execution=0,
+        metrics_port=-1,
+        bind_host="127.0.0.1",
+    )
+
+    async def start_and_stop() -> None:
+        app = SchedulerApp(config, verifier=_NoTokens())
+        await app.start()
+        await app.stop(0)
+
+    caplog.clear()  # provisioning's own warning
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(start_and_stop())
+    ttl = [r.getMessage() for r in caplog.records if "TTL" in r.getMessage()]
+    assert len(ttl) == 1 and "berth-jobs" in ttl[0] and "job_expiry" in ttl[0]
+
+
+class _NoTokens:
+    async def verify(self, token: str) -> Principal:
+        raise Unauthenticated("no tokens in this test")

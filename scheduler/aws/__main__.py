@@ -11,6 +11,8 @@ role and writes them as the `{role: token}` JSON that `--token-file` of the
 agent and the client CLI read. Tokens never appear on stdout or in the log;
 the log names their token_id.
 
+Each step is printed with what it found or did ("created", "already there");
+TTL that the store cannot enable is a warning line and the other steps go on.
 Exit 0 done, 1 AWS refused or is unreachable (the message says which), 2 bad
 arguments.
 """
@@ -147,12 +149,7 @@ def run_provision(args: argparse.Namespace) -> None:
         backend_status_toml=_status_document(args),
         token_table=args.token_table,
         overwrite_backend_status=args.overwrite_backend_status,
-    )
-    print(
-        f"provisioned: table {args.table}, token table {args.token_table}, bucket {args.bucket}; "
-        f"SSM {args.job_table_name_key}, {args.job_bucket_name_key}, "
-        f"{args.backend_status_parameter_name}",
-        flush=True,
+        report=lambda step: print(f"  {step}", flush=True),
     )
     if args.tokens_file is not None:
         store = DynamoDbTokenStore(make_client("dynamodb", settings), args.token_table)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from scheduler.aws.aws_errors import translate_aws_errors
+from scheduler.aws.aws_errors import failure_reason, translate_aws_errors, unavailable_message
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.aws.table_definitions import (
     DAY_INDEX,
@@ -40,6 +42,7 @@ __all__ = [
     "DAY_INDEX",
     "OWNER_INDEX",
     "STATUS_INDEX",
+    "Step",
     "jobs_table_definition",
     "provision",
     "token_table_definition",
@@ -50,6 +53,22 @@ log = logging.getLogger(__name__)
 _EMPTY_STATUS = '# no backends yet: add [backends.<backend>.<role>] status = "available"\n'
 _POLL_S = 2.0
 _INDEX_TIMEOUT_S = 900.0  # a real GSI backfill can take minutes
+
+
+@dataclass(frozen=True)
+class Step:
+    """One provisioning step and what it found or did; a warning did not stop the rest."""
+
+    what: str
+    outcome: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        return f"{'warning: ' if self.warning else ''}{self.what}: {self.outcome}"
+
+
+def _log_step(step: Step) -> None:
+    log.log(logging.WARNING if step.warning else logging.INFO, "provision: %s", step)
 
 
 def provision(
@@ -63,43 +82,71 @@ def provision(
     backend_status_toml: str,
     token_table: str,
     overwrite_backend_status: bool = False,
-) -> None:
-    """The jobs table, the token table, the bucket and the three SSM parameters."""
+    report: Callable[[Step], None] = _log_step,
+) -> list[Step]:
+    """The jobs table, the token table, the bucket and the three SSM parameters.
+
+    Each step checks before it creates, so a run that stopped halfway is finished
+    by the next one; TTL that cannot be enabled is a warning, not a stop.
+    """
+    steps: list[Step] = []
+
+    def done(what: str, outcome: str, *, warning: bool = False) -> None:
+        steps.append(Step(what, outcome, warning))
+        report(steps[-1])
+
     dynamodb = make_client("dynamodb", settings)
     with translate_aws_errors("DynamoDB"):
-        ensure_table(dynamodb, jobs_table_definition(table))
-        ensure_job_indexes(dynamodb, table)
-        ensure_ttl(dynamodb, table, JOB_EXPIRY)
-        ensure_table(dynamodb, token_table_definition(token_table))
+        done(f"jobs table {table}", _made(ensure_table(dynamodb, jobs_table_definition(table))))
+        added = ensure_job_indexes(dynamodb, table)
+        done(f"jobs table {table} indexes", f"added {', '.join(added)}" if added else "present")
+        ttl = ensure_ttl(dynamodb, table, JOB_EXPIRY)
+        done(f"jobs table {table} TTL on {JOB_EXPIRY}", ttl.outcome, warning=ttl.warning)
+        created = ensure_table(dynamodb, token_table_definition(token_table))
+        done(f"token table {token_table}", _made(created))
     with translate_aws_errors("S3"):
-        ensure_bucket(make_client("s3", settings), bucket)
+        done(f"bucket {bucket}", _made(ensure_bucket(make_client("s3", settings), bucket)))
     ssm = make_client("ssm", settings)
     with translate_aws_errors("SSM"):
         put_string_parameter(ssm, bucket_key_param, bucket, overwrite=True)
+        done(f"SSM parameter {bucket_key_param}", f"set to {bucket}")
         put_string_parameter(ssm, table_key_param, table, overwrite=True)
+        done(f"SSM parameter {table_key_param}", f"set to {table}")
         # SSM refuses empty values; a TOML comment is an empty document (no backends yet).
         document = backend_status_toml if backend_status_toml.strip() else _EMPTY_STATUS
-        put_string_parameter(
+        written = put_string_parameter(
             ssm, backend_status_param, document, overwrite=overwrite_backend_status
         )
-    log.info("provisioned table %s, token table %s, bucket %s", table, token_table, bucket)
+        done(
+            f"SSM parameter {backend_status_param}",
+            "written" if written else "kept (an existing document is only replaced when asked)",
+        )
+    return steps
 
 
-def ensure_table(client: DynamoDBClient, definition: CreateTableInputTypeDef) -> None:
+def _made(created: bool) -> str:
+    return "created" if created else "already there"
+
+
+def ensure_table(client: DynamoDBClient, definition: CreateTableInputTypeDef) -> bool:
+    """True when this call created the table."""
     name = definition["TableName"]
+    created = True
     try:
         client.create_table(**definition)
-        log.info("created DynamoDB table %s", name)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
             raise
+        created = False
     client.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": int(_POLL_S), "MaxAttempts": 150}
     )
+    return created
 
 
-def ensure_job_indexes(client: DynamoDBClient, table: str) -> None:
+def ensure_job_indexes(client: DynamoDBClient, table: str) -> list[str]:
     """Add any job index a table made by an older version lacks, one at a time."""
+    added: list[str] = []
     for index_name in job_index_names():
         description = client.describe_table(TableName=table)["Table"]
         existing = {gsi.get("IndexName") for gsi in description.get("GlobalSecondaryIndexes", [])}
@@ -115,6 +162,8 @@ def ensure_job_indexes(client: DynamoDBClient, table: str) -> None:
             GlobalSecondaryIndexUpdates=[{"Create": job_index_definition(index_name)}],
         )
         _wait_for_indexes_active(client, table)
+        added.append(index_name)
+    return added
 
 
 def _wait_for_indexes_active(client: DynamoDBClient, table: str) -> None:
@@ -136,25 +185,62 @@ def _wait_for_indexes_active(client: DynamoDBClient, table: str) -> None:
         time.sleep(_POLL_S)  # polling a control-plane state: there is no event to await
 
 
-def ensure_ttl(client: DynamoDBClient, table: str, attribute: str) -> None:
-    current = client.describe_time_to_live(TableName=table).get("TimeToLiveDescription", {})
+@dataclass(frozen=True)
+class TtlState:
+    outcome: str
+    warning: bool
+
+
+def ensure_ttl(client: DynamoDBClient, table: str, attribute: str) -> TtlState:
+    """Expire finished jobs by `attribute`; a store that cannot is reported, not fatal."""
+    problem = ttl_problem(client, table, attribute)
+    if problem is None:
+        return TtlState("already on", warning=False)
+    if problem.startswith(_OTHER_ATTRIBUTE):
+        raise FailedPrecondition(f"table {table} {problem}; change the table's TTL attribute")
+    try:
+        client.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
+        )
+    except ClientError as error:
+        if unavailable_message("DynamoDB", error) is not None:
+            raise  # an outage or bad credentials: the whole run must stop and say so
+        return TtlState(
+            f"cannot be enabled ({failure_reason(error)}); finished jobs will not expire "
+            f"by themselves: enable TTL on {attribute!r} when the store supports it, "
+            "or delete old jobs yourself",
+            warning=True,
+        )
+    return TtlState("enabled", warning=False)
+
+
+_OTHER_ATTRIBUTE = "has TTL on"
+
+
+def ttl_problem(client: DynamoDBClient, table: str, attribute: str) -> str | None:
+    """None when `table` expires items by `attribute`; else what is wrong, for a warning."""
+    try:
+        current = client.describe_time_to_live(TableName=table).get("TimeToLiveDescription", {})
+    except ClientError as error:
+        if unavailable_message("DynamoDB", error) is not None:
+            raise
+        return f"its TTL cannot be read ({failure_reason(error)})"
     status = current.get("TimeToLiveStatus", "DISABLED")
-    if status in ("ENABLED", "ENABLING"):
-        if current.get("AttributeName") != attribute:
-            raise FailedPrecondition(
-                f"table {table} has TTL on {current.get('AttributeName')!r}, "
-                f"Berth expires jobs by {attribute!r}; change the table's TTL attribute"
-            )
-        return
-    client.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
-    )
+    if status not in ("ENABLED", "ENABLING"):
+        return f"TTL is {status.lower()}"
+    if current.get("AttributeName") != attribute:
+        return (
+            f"{_OTHER_ATTRIBUTE} {current.get('AttributeName')!r}, "
+            f"Berth expires jobs by {attribute!r}"
+        )
+    return None
 
 
-def ensure_bucket(client: S3Client, bucket: str) -> None:
+def ensure_bucket(client: S3Client, bucket: str) -> bool:
+    """True when this call created the bucket."""
     try:
         client.head_bucket(Bucket=bucket)
-        return
+        return False
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
             raise
@@ -167,15 +253,19 @@ def ensure_bucket(client: S3Client, bucket: str) -> None:
             )
         else:
             client.create_bucket(Bucket=bucket)
-        log.info("created S3 bucket %s", bucket)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
             raise
+        return False
+    return True
 
 
-def put_string_parameter(client: SSMClient, name: str, value: str, *, overwrite: bool) -> None:
+def put_string_parameter(client: SSMClient, name: str, value: str, *, overwrite: bool) -> bool:
+    """True when written; False when it existed and `overwrite` is off."""
     try:
         client.put_parameter(Name=name, Value=value, Type="String", Overwrite=overwrite)
     except ClientError as error:
         if overwrite or error.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
             raise
+        return False
+    return True
