@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scheduler.auth.cached_token_verifier import CachingTokenVerifier
 from scheduler.auth.grpc_token_verifier import GrpcTokenVerifier
 from scheduler.auth.rate_limit import RateLimit, RequestRateLimiter
+from scheduler.auth.token_database_watch import TokenDatabaseWatch
 from scheduler.auth.token_verifier import TokenVerifier
 from scheduler.aws.aws_errors import failure_reason
 from scheduler.aws.aws_settings import AwsSettings, make_boto3_session, make_client
@@ -128,6 +129,7 @@ class SchedulerApp:
         self.submission: RunningServer | None = None
         self.execution: RunningServer | None = None
         self._monitor: LeaseMonitor | None = None
+        self._watch: TokenDatabaseWatch | None = None
         self._backend_status: BackendStatusCache | None = None
         self.replica_sync: ReplicaSync | None = None
         self._sweep: OrphanSweep | None = None
@@ -147,9 +149,10 @@ class SchedulerApp:
     async def _start(self) -> None:
         config = self.config
         if self._verifier is None:
-            self._verifier = CachingTokenVerifier(
-                GrpcTokenVerifier(config.address_to_token_database),
-                ttl_s=config.token_cache_seconds,
+            token_database = GrpcTokenVerifier(config.address_to_token_database)
+            self._verifier = CachingTokenVerifier(token_database, ttl_s=config.token_cache_seconds)
+            self._watch = TokenDatabaseWatch(
+                token_database.answers, config.token_database_grace_seconds, self._serving_changed
             )
         # Both ports first: a second scheduler on a taken port stops before loading anything.
         telemetry = CallTelemetryInterceptor(self.metrics)
@@ -228,15 +231,22 @@ class SchedulerApp:
         with _dependency(f"loading the jobs of DynamoDB table {table!r}", config):
             await restore(layer.replica_sync)
         self._start_metrics(layer.lifecycle, backend_status)
+        # With a token database to watch, the ports say SERVING once it has answered.
+        serving = self._watch is None
+        self.metrics.serving(serving)
         await self.submission.serve(
             submission_services(
-                SubmissionServicer(layer.submissions, layer.usage),
+                SubmissionServicer(layer.submissions, layer.usage, self.serving),
                 AdminServicer(layer.administration),
-            )
+            ),
+            serving=serving,
         )
         await self.execution.serve(
-            execution_services(ExecutionServicer(layer.executions, self._clock, backend_status))
+            execution_services(ExecutionServicer(layer.executions, self._clock, backend_status)),
+            serving=serving,
         )
+        if self._watch is not None:
+            self._watch.start()
         self._monitor = layer.monitor
         self._monitor.start()
         backend_status.start()
@@ -249,9 +259,20 @@ class SchedulerApp:
             bucket,
         )
 
+    def serving(self) -> bool:
+        return self._watch is None or self._watch.serving
+
+    async def _serving_changed(self, serving: bool) -> None:
+        self.metrics.serving(serving)
+        for server in (self.submission, self.execution):
+            if server is not None:
+                await server.set_serving(serving)
+
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop taking work, let in-flight calls finish within the grace period."""
         grace = self.config.grace_seconds if grace_s is None else grace_s
+        if self._watch is not None:
+            await self._watch.stop()  # it must not turn the ports back to SERVING
         servers = [s for s in (self.submission, self.execution) if s is not None]
         for server in servers:
             await server.set_serving(False)

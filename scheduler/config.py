@@ -241,6 +241,15 @@ class SchedulerConfig:
         parse=_positive_float,
         help="how long a verified token is trusted without asking again",
     )
+    # Health says NOT_SERVING once the token database has not answered for this long.
+    token_database_grace_seconds: float = option(
+        10.0,
+        "--token-database-grace-seconds",
+        env="SCHEDULER_TOKEN_DATABASE_GRACE_SECONDS",
+        parse=_positive_float,
+        help="health turns NOT_SERVING when the token database has not answered for this long "
+        "(and is NOT_SERVING at start until it answers)",
+    )
     download_url_seconds: int = option(
         180,
         "--download-url-seconds",

@@ -10,6 +10,10 @@ healthy only when both its ports are.
 Exit 0 when every target is healthy, 1 otherwise (one line on stderr per
 unhealthy target says which and why), 2 for bad arguments.
 
+`--tls` (system roots) or `--tls-ca FILE` checks a scheduler started with
+--tls-cert/--tls-key, as the client CLI connects; `--tls-cert`/`--tls-key` add
+the client certificate an execution port with --tls-client-ca demands.
+
 `--wait SECONDS` is for scripts that start a gRPC server and must not go on
 before it serves: instead of one Check it follows the health Watch stream
 until SERVING, so it returns the moment the server is ready, without polling.
@@ -24,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import grpc
@@ -92,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         "targets", nargs="+", metavar="TARGET [SERVICE]", help="HOST:PORT [SERVICE] or a URL"
     )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per target (default 3)")
+    tls = parser.add_argument_group("TLS (as the client CLI; plaintext without them)")
+    tls.add_argument("--tls", action="store_true", help="use TLS with the system's roots")
+    tls.add_argument("--tls-ca", type=Path, metavar="FILE", help="PEM roots (implies --tls)")
+    tls.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM client certificate")
+    tls.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM client private key")
     parser.add_argument(
         "--wait",
         type=float,
@@ -101,9 +111,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_grpc(target: Target, timeout_s: float, wait_s: float | None) -> str | None:
+def channel_credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
+    """None for plaintext; UsageError naming an unreadable file or a lone cert/key."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both or neither")
+    if not (args.tls or args.tls_ca or args.tls_cert):
+        return None
+    files: dict[str, bytes | None] = {}
+    for flag, path in (
+        ("--tls-ca", args.tls_ca),
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+    ):
+        try:
+            files[flag] = path.read_bytes() if path is not None else None
+        except OSError as error:
+            raise UsageError(f"cannot read {flag} {path}: {error.strerror}") from None
+    return grpc.ssl_channel_credentials(
+        root_certificates=files["--tls-ca"],
+        private_key=files["--tls-key"],
+        certificate_chain=files["--tls-cert"],
+    )
+
+
+def check_grpc(
+    target: Target,
+    timeout_s: float,
+    wait_s: float | None,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> str | None:
     """None when SERVING, else why not."""
-    with grpc.insecure_channel(target.address, options=_RECONNECT_OPTIONS) as channel:
+    with (
+        grpc.insecure_channel(target.address, options=_RECONNECT_OPTIONS)
+        if credentials is None
+        else grpc.secure_channel(target.address, credentials, options=_RECONNECT_OPTIONS)
+    ) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service=target.service)
         try:
@@ -148,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         targets = parse_targets(args.targets)
+        credentials = channel_credentials(args)
     except UsageError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -158,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             problem = check_http(target, args.timeout)
         else:
             wait_s = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            problem = check_grpc(target, args.timeout, wait_s)
+            problem = check_grpc(target, args.timeout, wait_s, credentials)
         if problem is not None:
             healthy = False
             print(f"{PROG}: {target}: {problem}", file=sys.stderr)

@@ -16,6 +16,7 @@ import pytest
 from berth.scheduler.v1 import job_pb2
 
 from scheduler.config import ConfigError, load_config
+from scheduler.healthcheck import main as healthcheck
 from tests.agent_process import AgentProcess
 from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Agent, Submitter, rpc_error
@@ -111,3 +112,17 @@ def test_an_agent_process_with_its_client_certificate_runs_a_job(
             assert user.status(job_id).status == job_pb2.JOB_STATUS_COMPLETED
     finally:
         agent.stop()
+
+
+def test_healthcheck_checks_a_tls_scheduler(
+    tls_system: tuple[BerthSystem, CertificateAuthority, PemPair],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    system, server_ca, agent_pair = tls_system
+    ca = str(server_ca.files.cert)
+    client = ["--tls-cert", str(agent_pair.cert), "--tls-key", str(agent_pair.key)]
+    targets = [system.submission_address, system.execution_address]
+    assert healthcheck([*targets, "--tls-ca", ca, *client]) == 0
+    # Without TLS options a TLS port is not healthy, and the output says why.
+    assert healthcheck([system.submission_address, "--timeout", "1"]) == 1
+    assert system.submission_address in capsys.readouterr().err

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 from berth.tokens.v1 import token_database_pb2, token_database_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from berth_common.times import epoch_of
 from scheduler.auth.token_verifier import (
@@ -105,6 +106,23 @@ class GrpcTokenVerifier:
             )
             raise Unavailable(TOKEN_DATABASE_DOWN_MESSAGE) from None
         return self._verified(token, info)
+
+    async def answers(self, timeout_s: float) -> bool:
+        """Whether the token database answers its health check now (the scheduler's readiness).
+
+        A server without the health service still answered (UNIMPLEMENTED).
+        """
+        if self._closed:
+            return False
+        self._get_stub()
+        assert self._channel is not None
+        try:
+            reply = await health_pb2_grpc.HealthStub(self._channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+            )
+        except grpc.aio.AioRpcError as error:
+            return error.code() == grpc.StatusCode.UNIMPLEMENTED
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     def _verified(self, token: str, info: token_database_pb2.TokenInfo) -> VerifiedToken:
         try:

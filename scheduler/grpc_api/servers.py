@@ -50,10 +50,12 @@ class RunningServer:
         for name in ("", *self.service_names):
             await self.health.set(name, status)
 
-    async def serve(self, add_services: Callable[[grpc.aio.Server], None]) -> None:
+    async def serve(
+        self, add_services: Callable[[grpc.aio.Server], None], *, serving: bool = True
+    ) -> None:
         add_services(self.server)
         await self.server.start()
-        await self.set_serving(True)
+        await self.set_serving(serving)
 
 
 def _bind(

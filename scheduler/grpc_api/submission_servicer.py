@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -20,9 +20,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
-    def __init__(self, operations: SubmissionOperations, usage: UsageReads) -> None:
+    def __init__(
+        self,
+        operations: SubmissionOperations,
+        usage: UsageReads,
+        serving: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._ops = operations
         self._usage = usage
+        self._serving = serving
 
     @unary
     async def SubmitJob(
@@ -104,6 +110,7 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
             description=status.status.description,
             queue_length=status.queue_length,
             role_max_timeout=to_duration(status.role_max_timeout_s),
+            serving=self._serving(),
         )
 
     @server_stream

@@ -11,7 +11,7 @@ job id, so the number of series stays small and nothing secret is exported.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from scheduler.domain.jobs import JobRecord
 from scheduler.metrics.agent_sightings import AgentSightings
@@ -59,6 +59,16 @@ class SchedulerMetrics:
             buckets=RPC_BUCKETS,
             registry=self.registry,
         )
+
+        self._serving = Gauge(
+            "berth_serving",
+            "1 while both ports report SERVING: the token database answered within "
+            "SCHEDULER_TOKEN_DATABASE_GRACE_SECONDS; 0 otherwise.",
+            registry=self.registry,
+        )
+
+    def serving(self, serving: bool) -> None:
+        self._serving.set(1 if serving else 0)
 
     def job_reached(self, job: JobRecord) -> None:
         """Count a transition this replica made into `job.status`."""

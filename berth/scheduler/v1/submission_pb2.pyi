@@ -474,10 +474,15 @@ class GetServiceStatusResponse(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     QUEUE_LENGTH_FIELD_NUMBER: _builtins.int
     ROLE_MAX_TIMEOUT_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
     backend: _builtins.str
     availability: Global___Availability.ValueType
     description: _builtins.str
     queue_length: _builtins.int
+    serving: _builtins.bool
+    """What the ports' health says: false while the token database has not answered
+    for longer than the scheduler's grace (new tokens then fail UNAVAILABLE).
+    """
     @_builtins.property
     def role_max_timeout(self) -> _duration_pb2.Duration: ...
     def __init__(
@@ -488,10 +493,11 @@ class GetServiceStatusResponse(_message.Message):
         description: _builtins.str = ...,
         queue_length: _builtins.int = ...,
         role_max_timeout: _duration_pb2.Duration | None = ...,
+        serving: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["role_max_timeout", b"role_max_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "backend", b"backend", "description", b"description", "queue_length", b"queue_length", "role_max_timeout", b"role_max_timeout"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "backend", b"backend", "description", b"description", "queue_length", b"queue_length", "role_max_timeout", b"role_max_timeout", "serving", b"serving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
