@@ -45,19 +45,19 @@ class TokenDatabaseWatch:
 
     async def check(self) -> None:
         """One probe, and the verdict it leads to."""
-        self._checked = True
+        first, self._checked = not self._checked, True
         answered = await self._answers(self.interval_s)
         now = self._clock()
         if answered:
             self._last_answer = now
         serving = self._last_answer is not None and now - self._last_answer <= self._grace_s
         if serving == self.serving:
+            if first:
+                log.warning("token database has not answered yet: NOT_SERVING until it does")
             return
         self.serving = serving
         if serving:
             log.info("token database answers: serving")
-        elif self._last_answer is None:
-            log.warning("token database has not answered yet: NOT_SERVING until it does")
         else:
             log.warning(
                 "token database silent for over %.1fs: NOT_SERVING until it answers",
