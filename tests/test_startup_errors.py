@@ -77,7 +77,7 @@ def test_taken_port_is_named_before_anything_is_loaded(tmp_path: Path, flag: str
 class _NotAws(BaseHTTPRequestHandler):
     """An HTTP server that is not AWS: every request is answered 404."""
 
-    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_POST(self) -> None:
         self.send_response(404)
         self.send_header("Content-Length", "9")
         self.end_headers()
