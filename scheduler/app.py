@@ -34,6 +34,7 @@ from scheduler.grpc_api.admin_servicer import AdminServicer
 from scheduler.grpc_api.call_telemetry import CallTelemetryInterceptor
 from scheduler.grpc_api.execution_servicer import ExecutionServicer
 from scheduler.grpc_api.servers import (
+    MessageLimits,
     RunningServer,
     bind_execution_port,
     bind_submission_port,
@@ -111,6 +112,21 @@ def request_rate_limiter(config: SchedulerConfig) -> RequestRateLimiter:
     )
 
 
+def _warn_about_message_limits(config: SchedulerConfig) -> None:
+    for flag, limit in (
+        ("--submission-max-message-length", config.submission_max_message_length),
+        ("--execution-max-message-length", config.execution_max_message_length),
+    ):
+        if limit is not None and limit < config.largest_job_bytes:
+            log.warning(
+                "%s=%d is below the largest SCHEDULER_MAX_JOB_BYTES_<ROLE> (%d): gRPC refuses "
+                "such jobs with RESOURCE_EXHAUSTED before Berth can name the limit",
+                flag,
+                limit,
+                config.largest_job_bytes,
+            )
+
+
 class SchedulerApp:
     def __init__(
         self,
@@ -159,7 +175,7 @@ class SchedulerApp:
         self.submission = bind_submission_port(
             config.bind_host,
             config.port_for_submission,
-            config.submission_max_message_length,
+            MessageLimits(config.submission_receive_bytes, config.send_bytes),
             self._verifier,
             telemetry=telemetry,
             rate_limiter=request_rate_limiter(config),
@@ -168,11 +184,12 @@ class SchedulerApp:
         self.execution = bind_execution_port(
             config.bind_host,
             config.port_for_execution,
-            config.execution_max_message_length,
+            MessageLimits(config.execution_receive_bytes, config.send_bytes),
             self._verifier,
             telemetry=telemetry,
             tls=config.tls_files,
         )
+        _warn_about_message_limits(config)
         settings = aws_settings(config)
         submission_io = BlockingIo(config.submission_max_workers, "submission-io")
         execution_io = BlockingIo(config.execution_max_workers, "execution-io")

@@ -37,6 +37,10 @@ __all__ = ["ConfigError", "SchedulerConfig", "TlsFiles", "build_parser", "load_c
 
 MIB = 1024 * 1024
 MAX_INLINE_INPUT_BYTES = 256 * 1024
+# Room for a request's framing and its other fields next to the largest job; a submit
+# request's whole serialized size is what SCHEDULER_MAX_JOB_BYTES_<ROLE> limits.
+MESSAGE_OVERHEAD = 64 * 1024
+MIN_SEND_BYTES = 10 * MIB
 ENV_PREFIX = "SCHEDULER_"
 
 
@@ -187,19 +191,22 @@ class SchedulerConfig:
         parse=positive_int,
         help="threads for blocking AWS calls of the execution port",
     )
-    submission_max_message_length: int = option(
-        10 * MIB,
+    # Explicit overrides; unset, each port receives the largest job plus protocol overhead.
+    submission_max_message_length: int | None = option(
+        None,
         "--submission-max-message-length",
         env="SCHEDULER_SUBMISSION_MAX_MESSAGE_LENGTH",
         parse=positive_int,
-        help="largest gRPC message accepted on the submission port, bytes",
+        help="largest gRPC message accepted on the submission port, bytes "
+        "(default: the largest job size any role may submit + 64 KiB)",
     )
-    execution_max_message_length: int = option(
-        10 * MIB,
+    execution_max_message_length: int | None = option(
+        None,
         "--execution-max-message-length",
         env="SCHEDULER_EXECUTION_MAX_MESSAGE_LENGTH",
         parse=positive_int,
-        help="largest gRPC message accepted on the execution port, bytes",
+        help="largest gRPC message accepted on the execution port, bytes "
+        "(default: the largest job size any role may submit + 64 KiB)",
     )
     max_queue_bytes: int = option(
         100 * MIB,
@@ -396,6 +403,24 @@ class SchedulerConfig:
         if self.tls_cert is None or self.tls_key is None:
             return None
         return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca)
+
+    @property
+    def largest_job_bytes(self) -> int:
+        return max(self.max_job_bytes.values())
+
+    @property
+    def submission_receive_bytes(self) -> int:
+        """gRPC reads a whole message before any check: no port reads more than a job needs."""
+        return self.submission_max_message_length or self.largest_job_bytes + MESSAGE_OVERHEAD
+
+    @property
+    def execution_receive_bytes(self) -> int:
+        return self.execution_max_message_length or self.largest_job_bytes + MESSAGE_OVERHEAD
+
+    @property
+    def send_bytes(self) -> int:
+        """Replies are the scheduler's own (an assignment carries a whole job): not a risk."""
+        return max(self.largest_job_bytes + MESSAGE_OVERHEAD, MIN_SEND_BYTES) + MESSAGE_OVERHEAD
 
     @property
     def heartbeat_interval_seconds(self) -> float:

@@ -19,7 +19,8 @@ def test_defaults_match_the_design() -> None:
     assert config == SchedulerConfig()
     assert (config.port_for_submission, config.port_for_execution) == (8082, 8081)
     assert (config.submission_max_workers, config.execution_max_workers) == (100, 10)
-    assert config.submission_max_message_length == config.execution_max_message_length == 10 * MIB
+    # Each port receives at most the largest job (admin, 10 MiB) plus 64 KiB of overhead.
+    assert config.submission_receive_bytes == config.execution_receive_bytes == 10 * MIB + 65536
     assert config.max_queue_bytes == 100 * MIB
     assert dict(config.max_concurrent_jobs) == {Role.ADMIN: 1000, Role.DEVELOPER: 10, Role.GUEST: 5}
     assert dict(config.max_job_bytes) == {
@@ -137,3 +138,13 @@ def test_role_maximum_timeout_reads_its_variable() -> None:
     config = load_config([], {"SCHEDULER_MAX_TIMEOUT_SECONDS_GUEST": "120"})
     assert config.max_timeout_seconds[Role.GUEST] == 120
     assert config.max_timeout_seconds[Role.DEVELOPER] == 600
+
+
+def test_message_limits_follow_the_largest_job_unless_set() -> None:
+    env = {f"SCHEDULER_MAX_JOB_BYTES_{role}": str(MIB) for role in ("ADMIN", "DEVELOPER", "GUEST")}
+    config = load_config([], env)
+    assert config.submission_receive_bytes == config.execution_receive_bytes == MIB + 65536
+    assert config.send_bytes >= 10 * MIB  # replies (listings, assignments) are not limited by it
+    explicit = load_config([], {**env, "SCHEDULER_SUBMISSION_MAX_MESSAGE_LENGTH": str(3 * MIB)})
+    assert explicit.submission_receive_bytes == 3 * MIB
+    assert explicit.execution_receive_bytes == MIB + 65536

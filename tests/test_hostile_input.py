@@ -211,14 +211,15 @@ def test_memory_does_not_grow_with_refused_requests(
         for n, (port, method, raw) in enumerate(batch):
             caller.call(port, method, raw, choices[n % len(choices)])
 
-    run_batch()  # warm-up: caches, channels and allocator pools settle
-    run_batch()
     # Python objects the process keeps (server, emulator and clients share it) are the
-    # signal: a leak of 160 B a request shows (bounded caches settle near 90 KB). RSS is
-    # only a loose backstop: gRPC's and glibc's allocators move it by tens of MB either
-    # way from one run to the next.
+    # signal: a leak of 160 B a request shows (bounded caches settle near 90 KB). Tracing
+    # starts before the warm-up: memory gRPC allocated untraced and reallocates later (about
+    # 1 MB for calls with a 1 MiB bearer) would otherwise look like growth. RSS is only a
+    # loose backstop: gRPC's and glibc's allocators move it by tens of MB either way.
     tracemalloc.start()
     try:
+        run_batch()  # warm-up: caches, channels and allocator pools settle
+        run_batch()
         gc.collect()
         heap_before, rss_before = tracemalloc.get_traced_memory()[0], _rss_bytes()
         for _ in range(4):

@@ -28,6 +28,14 @@ EXECUTION_SERVICE = "berth.scheduler.v1.ExecutionService"
 ADMIN_SERVICE = "berth.scheduler.v1.AdminService"  # admin role only; on the submission port
 
 
+@dataclass(frozen=True)
+class MessageLimits:
+    """gRPC reads a whole message before it can be refused: the receive limit bounds memory."""
+
+    receive_bytes: int
+    send_bytes: int
+
+
 class PortUnavailable(OSError):
     """A port cannot be bound; the message names the port and the flag that chose it."""
 
@@ -62,7 +70,7 @@ def _bind(
     host: str,
     port: int,
     port_flag: str,
-    max_message_length: int,
+    limits: MessageLimits,
     interceptor: AuthInterceptor,
     service_names: Sequence[str],
     telemetry: CallTelemetryInterceptor | None,
@@ -73,8 +81,8 @@ def _bind(
         # Telemetry outermost: refused calls are counted and logged with their request id.
         interceptors=[telemetry, interceptor] if telemetry is not None else [interceptor],
         options=[
-            ("grpc.max_receive_message_length", max_message_length),
-            ("grpc.max_send_message_length", max_message_length + 64 * 1024),
+            ("grpc.max_receive_message_length", limits.receive_bytes),
+            ("grpc.max_send_message_length", limits.send_bytes),
             ("grpc.so_reuseport", 0),
             *AUTH_SERVER_OPTIONS,
         ],
@@ -110,7 +118,7 @@ def _check_free(host: str, port: int, port_flag: str) -> None:
 def bind_submission_port(
     host: str,
     port: int,
-    max_message_length: int,
+    limits: MessageLimits,
     verifier: TokenVerifier,
     *,
     with_admin: bool = True,
@@ -123,7 +131,7 @@ def bind_submission_port(
         host,
         port,
         "--port-for-submission",
-        max_message_length,
+        limits,
         interceptor,
         [SUBMISSION_SERVICE, *([ADMIN_SERVICE] if with_admin else [])],
         telemetry,
@@ -134,7 +142,7 @@ def bind_submission_port(
 def bind_execution_port(
     host: str,
     port: int,
-    max_message_length: int,
+    limits: MessageLimits,
     verifier: TokenVerifier,
     *,
     telemetry: CallTelemetryInterceptor | None = None,
@@ -145,7 +153,7 @@ def bind_execution_port(
         host,
         port,
         "--port-for-execution",
-        max_message_length,
+        limits,
         interceptor,
         [EXECUTION_SERVICE],
         telemetry,
