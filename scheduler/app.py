@@ -248,8 +248,11 @@ class SchedulerApp:
         with _dependency(f"loading the jobs of DynamoDB table {table!r}", config):
             await restore(layer.replica_sync)
         self._start_metrics(layer.lifecycle, backend_status)
-        # With a token database to watch, the ports say SERVING once it has answered.
-        serving = self._watch is None
+        # With a token database to watch, the ports say SERVING once it has answered: asked
+        # once here (at most a probe's timeout), so a scheduler that has started is ready.
+        if self._watch is not None:
+            await self._watch.check()
+        serving = self.serving()
         self.metrics.serving(serving)
         await self.submission.serve(
             submission_services(
