@@ -47,12 +47,16 @@ from scheduler.job_store.job_store import JobStore
 from scheduler.metrics.metrics_server import MetricsServer, start_metrics_server
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.metrics.state_collector import StateCollector
+from scheduler.metrics.throughput_history import SAMPLE_INTERVAL_S
 from scheduler.queue.priority import PriorityPolicy
+from scheduler.service.activity import Activity
+from scheduler.service.agent_directory import AgentDirectory
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.orphan_sweep import OrphanSweep
+from scheduler.service.periodic_task import PeriodicTask
 from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync
 from scheduler.service.service_layer import ServiceLayer, build_service_layer
@@ -149,6 +153,7 @@ class SchedulerApp:
         self._backend_status: BackendStatusCache | None = None
         self.replica_sync: ReplicaSync | None = None
         self._sweep: OrphanSweep | None = None
+        self._sampler: PeriodicTask | None = None
         self._ios: list[BlockingIo] = []
         self.metrics = SchedulerMetrics()
         self.metrics_server: MetricsServer | None = None
@@ -248,6 +253,11 @@ class SchedulerApp:
         with _dependency(f"loading the jobs of DynamoDB table {table!r}", config):
             await restore(layer.replica_sync)
         self._start_metrics(layer.lifecycle, backend_status)
+        jobs, sightings = layer.lifecycle.jobs, self.metrics.agents
+        agents = AgentDirectory(jobs, sightings, self._clock)
+        activity = Activity(jobs, backend_status, self.metrics.throughput, sightings, self._clock)
+        self._sampler = PeriodicTask("activity-sampler", lambda: SAMPLE_INTERVAL_S, activity.sample)
+        self._sampler.start()
         # With a token database to watch, the ports say SERVING once it has answered: asked
         # once here (at most a probe's timeout), so a scheduler that has started is ready.
         if self._watch is not None:
@@ -257,12 +267,14 @@ class SchedulerApp:
         await self.submission.serve(
             submission_services(
                 SubmissionServicer(layer.submissions, layer.usage, self.serving),
-                AdminServicer(layer.administration),
+                AdminServicer(layer.administration, agents, activity),
             ),
             serving=serving,
         )
         await self.execution.serve(
-            execution_services(ExecutionServicer(layer.executions, self._clock, backend_status)),
+            execution_services(
+                ExecutionServicer(layer.executions, self._clock, backend_status, agents)
+            ),
             serving=serving,
         )
         if self._watch is not None:
@@ -299,7 +311,8 @@ class SchedulerApp:
         if self.layer is not None:
             await self.layer.signals.close()
         await asyncio.gather(*(server.server.stop(grace) for server in servers))
-        for task_owner in (self._monitor, self._backend_status, self.replica_sync, self._sweep):
+        tasks = (self._monitor, self._backend_status, self.replica_sync, self._sweep, self._sampler)
+        for task_owner in tasks:
             if task_owner is not None:
                 await task_owner.stop()
         if self._owns_verifier and isinstance(self._verifier, CachingTokenVerifier):

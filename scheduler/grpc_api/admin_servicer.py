@@ -9,19 +9,21 @@ from berth.scheduler.v1 import admin_pb2, admin_pb2_grpc, submission_pb2
 
 from berth_common.times import to_duration
 from scheduler.auth.interceptor import principal
-from scheduler.backend_status.backend_status import Availability
+from scheduler.backend_status.backend_status import Availability, BackendAvailability
 from scheduler.backend_status.status_change import StatusChange
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Role
 from scheduler.grpc_api import convert
 from scheduler.grpc_api.errors import unary
 from scheduler.queue.priority import PriorityBreakdown, PriorityPolicy
+from scheduler.service.activity import Activity, BackendActivity
 from scheduler.service.administration import (
     AdministrationOperations,
     AdminOutcome,
     QueuedJobView,
     require_admin,
 )
+from scheduler.service.agent_directory import AgentDirectory, AgentView
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -29,8 +31,12 @@ AVAILABILITY_FROM_PB = {value: key for key, value in convert.AVAILABILITY_TO_PB.
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, operations: AdministrationOperations) -> None:
+    def __init__(
+        self, operations: AdministrationOperations, agents: AgentDirectory, activity: Activity
+    ) -> None:
         self._ops = operations
+        self._agents = agents
+        self._activity = activity
 
     @unary
     async def ListQueue(
@@ -78,16 +84,69 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         update = await self._ops.set_backend_status(principal(), change)
         return admin_pb2.SetBackendStatusResponse(
             backend=update.backend,
-            roles=[
-                admin_pb2.BackendRoleStatus(
-                    role=role.value,
-                    availability=convert.AVAILABILITY_TO_PB[status.availability],
-                    description=status.description,
-                )
-                for role, status in sorted(update.roles.items())
-            ],
+            roles=[_role_status(role, status) for role, status in sorted(update.roles.items())],
             changed=update.changed,
         )
+
+    @unary
+    async def ListAgents(
+        self, request: admin_pb2.ListAgentsRequest, context: Context
+    ) -> admin_pb2.ListAgentsResponse:
+        agents = self._agents.list_agents(principal(), request.backend)
+        return admin_pb2.ListAgentsResponse(
+            agents=[_agent(view) for view in agents],
+            window=convert.duration(self._agents.window_s),
+        )
+
+    @unary
+    async def GetActivity(
+        self, request: admin_pb2.GetActivityRequest, context: Context
+    ) -> admin_pb2.GetActivityResponse:
+        report = self._activity.report(principal())
+        return admin_pb2.GetActivityResponse(
+            backends=[_backend_activity(b) for b in report.backends],
+            samples=[
+                admin_pb2.ActivitySample(
+                    at=convert.timestamp(sample.at),
+                    backend=sample.backend,
+                    queue_length=sample.queue_length,
+                    running=sample.running,
+                    finished=sample.finished,
+                )
+                for sample in report.samples
+            ],
+            as_of=convert.timestamp(report.as_of),
+        )
+
+
+def _role_status(role: Role, status: BackendAvailability) -> admin_pb2.BackendRoleStatus:
+    return admin_pb2.BackendRoleStatus(
+        role=role.value,
+        availability=convert.AVAILABILITY_TO_PB[status.availability],
+        description=status.description,
+    )
+
+
+def _agent(view: AgentView) -> admin_pb2.AgentInfo:
+    return admin_pb2.AgentInfo(
+        agent_id=view.agent_id,
+        backend=view.backend,
+        token_id=view.token_id,
+        last_seen=convert.timestamp(view.last_seen),
+        running_job_ids=view.running_job_ids,
+        agent_version=view.version,
+    )
+
+
+def _backend_activity(activity: BackendActivity) -> admin_pb2.BackendActivity:
+    return admin_pb2.BackendActivity(
+        backend=activity.backend,
+        roles=[_role_status(role, status) for role, status in activity.roles.items()],
+        queue_length=activity.queue_length,
+        running=activity.running,
+        agents=activity.agents,
+        finished_last_hour=activity.finished_last_hour,
+    )
 
 
 def _terms(age: float, timeout: float, role: float, fair_share: float) -> admin_pb2.PriorityTerms:

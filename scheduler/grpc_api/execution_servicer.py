@@ -8,10 +8,12 @@ import grpc
 from berth.scheduler.v1 import execution_pb2, execution_pb2_grpc, job_pb2
 
 from berth_common.times import to_duration
+from scheduler.auth.interceptor import principal
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import Assignment, Completion, JobStatus
 from scheduler.grpc_api import convert
 from scheduler.grpc_api.errors import unary
+from scheduler.service.agent_directory import AgentDirectory
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.executions import ExecutionOperations
 from scheduler.service.limits import check_backend_name
@@ -32,10 +34,12 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
         operations: ExecutionOperations,
         clock: Any,
         backends: BackendStatusCache,
+        agents: AgentDirectory | None = None,
     ) -> None:
         self._ops = operations
         self._clock = clock
         self._backends = backends
+        self._agents = agents
 
     @unary
     async def CheckBackend(
@@ -51,6 +55,9 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     ) -> execution_pb2.AssignNextJobResponse:
         wait_s = convert.duration_seconds(request.wait, "wait")
         assignment = await self._ops.assign(request.backend, request.agent_id, wait_s)
+        if self._agents is not None:
+            job_id = assignment.job.job_id if assignment is not None else None
+            self._agents.polled(request.agent_id, principal().token_id, job_id)
         if assignment is None:
             return execution_pb2.AssignNextJobResponse()
         return execution_pb2.AssignNextJobResponse(assigned=_assigned(assignment))
@@ -97,6 +104,8 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
             runner_version=request.runner_version[:64],
         )
         job = await self._ops.report(request.job_id, request.agent_id, completion)
+        if self._agents is not None:
+            self._agents.reported(request.agent_id, request.job_id, completion.agent_version)
         return execution_pb2.ReportExecutionResultResponse(status=convert.STATUS_TO_PB[job.status])
 
     @unary

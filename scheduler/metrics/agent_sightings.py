@@ -33,6 +33,11 @@ class AgentSightings:
         self._prune(now)
         return dict(Counter(backend for backend, _ in self._last.values()))
 
+    def seen(self, now: float) -> dict[str, tuple[str, float]]:
+        """agent id -> (backend, last seen) for every agent within the window."""
+        self._prune(now)
+        return dict(self._last)
+
     def _prune_now_and_then(self, now: float) -> None:
         if now - self._pruned_at >= self.window_s:
             self._prune(now)

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from scheduler.domain.jobs import JobRecord
 from scheduler.metrics.agent_sightings import AgentSightings
+from scheduler.metrics.throughput_history import ThroughputHistory
 
 # From a millisecond lookup to a 30 s long-poll (AssignNextJob) and beyond.
 RPC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -26,6 +27,7 @@ class SchedulerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.agents = AgentSightings()
+        self.throughput = ThroughputHistory()
         self._jobs = Counter(
             "berth_jobs",
             "Jobs that reached a status through this replica (QUEUED again after a lost lease).",
@@ -73,6 +75,8 @@ class SchedulerMetrics:
     def job_reached(self, job: JobRecord) -> None:
         """Count a transition this replica made into `job.status`."""
         self._jobs.labels(job.status.value, job.backend).inc()
+        if job.status.terminal:
+            self.throughput.ended(job.backend)
 
     def job_assigned(self, job: JobRecord, waited_s: float) -> None:
         self.job_reached(job)

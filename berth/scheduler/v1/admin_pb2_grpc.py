@@ -54,6 +54,16 @@ class AdminServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.SetBackendStatusRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.SetBackendStatusResponse.FromString,
                 _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/berth.scheduler.v1.AdminService/ListAgents',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.ListAgentsResponse.FromString,
+                _registered_method=True)
+        self.GetActivity = channel.unary_unary(
+                '/berth.scheduler.v1.AdminService/GetActivity',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -93,6 +103,23 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgents(self, request, context):
+        """The agents this replica heard from in the last few minutes: where they
+        poll, which token they use (its short id), what they run, their version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetActivity(self, request, context):
+        """Every backend now (status per role, queue depth, running jobs, agents) and
+        minute samples of queue depth and finished jobs over the last hour, kept in
+        this replica's memory (so a restart starts the history afresh).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +142,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SetBackendStatus,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.SetBackendStatusRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.SetBackendStatusResponse.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.ListAgentsRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'GetActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetActivity,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +262,60 @@ class AdminService:
             '/berth.scheduler.v1.AdminService/SetBackendStatus',
             berth_dot_scheduler_dot_v1_dot_admin__pb2.SetBackendStatusRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_admin__pb2.SetBackendStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.AdminService/ListAgents',
+            berth_dot_scheduler_dot_v1_dot_admin__pb2.ListAgentsRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_admin__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.AdminService/GetActivity',
+            berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityResponse.FromString,
             options,
             channel_credentials,
             insecure,

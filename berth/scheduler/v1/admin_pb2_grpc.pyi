@@ -51,6 +51,15 @@ class AdminServiceStub:
     """Edits the backend-status document (the SSM parameter) and applies it on
     this replica at once; other replicas follow at their next refresh.
     """
+    ListAgents: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAgentsRequest, _admin_pb2.ListAgentsResponse]
+    """The agents this replica heard from in the last few minutes: where they
+    poll, which token they use (its short id), what they run, their version.
+    """
+    GetActivity: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetActivityRequest, _admin_pb2.GetActivityResponse]
+    """Every backend now (status per role, queue depth, running jobs, agents) and
+    minute samples of queue depth and finished jobs over the last hour, kept in
+    this replica's memory (so a restart starts the history afresh).
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -72,6 +81,15 @@ class AdminServiceAsyncStub(AdminServiceStub):
     SetBackendStatus: _aio.UnaryUnaryMultiCallable[_admin_pb2.SetBackendStatusRequest, _admin_pb2.SetBackendStatusResponse]  # type: ignore[assignment]
     """Edits the backend-status document (the SSM parameter) and applies it on
     this replica at once; other replicas follow at their next refresh.
+    """
+    ListAgents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAgentsRequest, _admin_pb2.ListAgentsResponse]  # type: ignore[assignment]
+    """The agents this replica heard from in the last few minutes: where they
+    poll, which token they use (its short id), what they run, their version.
+    """
+    GetActivity: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetActivityRequest, _admin_pb2.GetActivityResponse]  # type: ignore[assignment]
+    """Every backend now (status per role, queue depth, running jobs, agents) and
+    minute samples of queue depth and finished jobs over the last hour, kept in
+    this replica's memory (so a restart starts the history afresh).
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -115,6 +133,27 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_pb2.SetBackendStatusResponse, _abc.Awaitable[_admin_pb2.SetBackendStatusResponse]]:
         """Edits the backend-status document (the SSM parameter) and applies it on
         this replica at once; other replicas follow at their next refresh.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAgents(
+        self,
+        request: _admin_pb2.ListAgentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListAgentsResponse, _abc.Awaitable[_admin_pb2.ListAgentsResponse]]:
+        """The agents this replica heard from in the last few minutes: where they
+        poll, which token they use (its short id), what they run, their version.
+        """
+
+    @_abc_1.abstractmethod
+    def GetActivity(
+        self,
+        request: _admin_pb2.GetActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetActivityResponse, _abc.Awaitable[_admin_pb2.GetActivityResponse]]:
+        """Every backend now (status per role, queue depth, running jobs, agents) and
+        minute samples of queue depth and finished jobs over the last hour, kept in
+        this replica's memory (so a restart starts the history afresh).
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
