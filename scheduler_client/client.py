@@ -41,7 +41,7 @@ DEFAULT_LIST_PAGE_SIZE = 100
 # handshake slower than that (a distant scheduler, TLS over a slow link, a
 # peer that never answers) fail as UNAVAILABLE instead of running into the
 # call's own deadline.
-_CHANNEL_OPTIONS: list[tuple[str, int]] = [
+CHANNEL_OPTIONS: list[tuple[str, int]] = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 5000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
@@ -63,9 +63,9 @@ def _duration(value: float | timedelta) -> duration_pb2.Duration:
 def open_channel(address: str, tls: bool | grpc.ChannelCredentials = False) -> grpc.Channel:
     """Plain TCP when `tls` is False, system roots when True, or the given credentials."""
     if tls is False:
-        return grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     credentials = grpc.ssl_channel_credentials() if tls is True else tls
-    return grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
+    return grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
 
 
 class Client:

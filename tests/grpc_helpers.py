@@ -43,12 +43,16 @@ class Submitter:
         idempotency_key: str = "",
         fmt: str = "qasm3",
         save_job: bool = False,
+        parameters: dict[str, str] | None = None,
     ) -> str:
         request = submission_pb2.SubmitJobRequest(
             job=job_pb2.Job(
                 program=job_pb2.Program(format=fmt, payload=payload),
                 settings=job_pb2.JobSettings(
-                    backend=backend, n_shots=shots, timeout=duration_pb2.Duration(seconds=timeout_s)
+                    backend=backend,
+                    n_shots=shots,
+                    timeout=duration_pb2.Duration(seconds=timeout_s),
+                    parameters=parameters or {},
                 ),
             ),
             options=submission_pb2.SubmitOptions(

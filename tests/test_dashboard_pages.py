@@ -1,0 +1,162 @@
+"""The dashboard over HTTP (aiohttp's test client) against a real in-process system.
+
+Sessions, CSRF, escaping, roles and ownership: what a page must refuse or
+show as text, checked without a browser (the browser tests cover live updates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import grpc
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient
+
+from dashboard.sessions import SESSION_COOKIE, SessionStore
+from tests.berth_system import BerthSystem
+from tests.dashboard_helpers import csrf_of, dashboard_client, sign_in
+from tests.grpc_helpers import Submitter
+
+pytestmark = pytest.mark.asyncio
+
+SCRIPT = "<script>document.title='owned'</script>"
+
+
+@pytest.fixture(scope="module")
+def system(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BerthSystem]:
+    berth = BerthSystem(moto_endpoint, tmp_path_factory.mktemp("dashboard")).start()
+    yield berth
+    berth.stop()
+
+
+@pytest.fixture(scope="module")
+def developer_job(system: BerthSystem) -> str:
+    with grpc.insecure_channel(system.submission_address) as channel:
+        return Submitter(channel, system.tokens["developer"]).submit(
+            parameters={"note": SCRIPT}
+        )
+
+
+@pytest_asyncio.fixture
+async def client(system: BerthSystem) -> AsyncIterator[TestClient]:
+    http = await dashboard_client(system)
+    yield http
+    await http.close()
+
+
+async def test_sign_in_with_a_token_keeps_it_out_of_pages_and_cookies(
+    system: BerthSystem, client: TestClient, developer_job: str
+) -> None:
+    token = system.tokens["developer"]
+    form = await client.get("/signin")
+    signed = await client.post(
+        "/signin",
+        data={"csrf": csrf_of(await form.text()), "token": token},
+        allow_redirects=False,
+    )
+    assert signed.status == 303 and signed.headers["Location"] == "/"
+    cookie = signed.cookies[SESSION_COOKIE]
+    assert token not in cookie.value and len(cookie.value) >= 40
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
+    overview = await (await client.get("/")).text()
+    assert "Overview" in overview and token not in overview
+    jobs = await (await client.get("/jobs")).text()
+    assert developer_job in jobs and token not in jobs
+
+
+async def test_a_parameter_with_a_script_tag_is_shown_as_text(
+    system: BerthSystem, client: TestClient, developer_job: str
+) -> None:
+    await sign_in(client, system.tokens["developer"])
+    response = await client.get(f"/jobs/{developer_job}")
+    page = await response.text()
+    assert response.status == 200
+    assert SCRIPT not in page
+    assert "&lt;script&gt;document.title=&#39;owned&#39;&lt;/script&gt;" in page
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+async def test_a_post_without_the_csrf_token_is_refused(
+    system: BerthSystem, client: TestClient
+) -> None:
+    await sign_in(client, system.tokens["developer"])
+    with grpc.insecure_channel(system.submission_address) as channel:
+        job_id = Submitter(channel, system.tokens["developer"]).submit()
+    for data in ({}, {"csrf": "forged"}):
+        refused = await client.post(f"/jobs/{job_id}/cancel", data=data)
+        assert refused.status == 403
+        assert "stale or forged" in await refused.text()
+    page = await (await client.get(f"/jobs/{job_id}/cancel")).text()
+    done = await client.post(f"/jobs/{job_id}/cancel", data={"csrf": csrf_of(page)})
+    assert done.status == 200 and f"Job {job_id} cancelled." in await done.text()
+
+
+async def test_sign_in_needs_its_own_form_and_a_token_the_scheduler_accepts(
+    system: BerthSystem, client: TestClient
+) -> None:
+    forged = await client.post("/signin", data={"csrf": "x", "token": system.tokens["admin"]})
+    assert forged.status == 403
+    form = await (await client.get("/signin")).text()
+    wrong = await client.post("/signin", data={"csrf": csrf_of(form), "token": "not-a-token"})
+    assert wrong.status == 401 and "does not accept this token" in await wrong.text()
+    executor_form = await (await client.get("/signin")).text()
+    executor = await client.post(
+        "/signin", data={"csrf": csrf_of(executor_form), "token": system.tokens["executor"]}
+    )
+    assert executor.status in (401, 403)
+
+
+async def test_admin_pages_refuse_a_developer_and_serve_an_admin(
+    system: BerthSystem, client: TestClient
+) -> None:
+    await sign_in(client, system.tokens["developer"])
+    for path in ("/admin", "/admin/backends", "/admin/agents"):
+        response = await client.get(path)
+        assert response.status == 403, path
+    page = await (await client.get("/jobs")).text()
+    post = await client.post(
+        "/admin/backends/qpu", data={"csrf": csrf_of(page), "availability": "MAINTENANCE"}
+    )
+    assert post.status == 403
+    admin = await dashboard_client(system)
+    try:
+        await sign_in(admin, system.tokens["admin"])
+        for path in ("/admin", "/admin/backends", "/admin/agents"):
+            response = await admin.get(path)
+            assert response.status == 200, path
+    finally:
+        await admin.close()
+
+
+async def test_a_guest_sees_none_of_the_developers_jobs(
+    system: BerthSystem, client: TestClient, developer_job: str
+) -> None:
+    await sign_in(client, system.tokens["guest"])
+    assert developer_job not in await (await client.get("/jobs")).text()
+    assert developer_job not in await (await client.get("/")).text()
+    detail = await client.get(f"/jobs/{developer_job}")
+    assert detail.status in (403, 404)
+    assert SCRIPT not in await detail.text()
+
+
+async def test_sessions_expire_when_idle_and_end_at_sign_out(system: BerthSystem) -> None:
+    now = [1000.0]
+    sessions = SessionStore(idle_s=60, max_age_s=3600, clock=lambda: now[0])
+    client = await dashboard_client(system, sessions)
+    try:
+        page = await sign_in(client, system.tokens["developer"])
+        now[0] += 59
+        assert str((await client.get("/jobs")).url.path) == "/jobs"
+        now[0] += 61
+        expired = await client.get("/jobs")
+        assert str(expired.url.path) == "/signin"
+        await sign_in(client, system.tokens["developer"])
+        page = await (await client.get("/jobs")).text()
+        out = await client.post("/signout", data={"csrf": csrf_of(page)})
+        assert str(out.url.path) == "/signin" and len(sessions) == 0
+        assert str((await client.get("/")).url.path) == "/signin"
+    finally:
+        await client.close()
+
+
