@@ -50,7 +50,7 @@ class Site:
 
 
 SITE = web.AppKey("site", Site)
-SESSION = web.RequestKey("session", Session | None)  # type: ignore[arg-type]
+SESSION = web.RequestKey("session", Session)
 
 
 def site(request: web.Request) -> Site:
@@ -134,8 +134,9 @@ def admin_only(handler: Handler) -> Handler:
 
 @web.middleware
 async def sessions_and_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[SESSION] = site(request).sessions.get(request.cookies.get(SESSION_COOKIE))
-    session = session_of(request)
+    session = site(request).sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        request[SESSION] = session
     if request.method == "POST" and request.path != "/signin":
         form = await request.post()
         posted = form.get("csrf")
@@ -154,7 +155,7 @@ async def scheduler_errors(request: web.Request, handler: Handler) -> web.Stream
         session = session_of(request)
         if session is not None:
             site(request).sessions.end(session.session_id)
-            request[SESSION] = None
+            request.pop(SESSION, None)
         return error_page(
             request,
             401,

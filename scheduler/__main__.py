@@ -18,6 +18,7 @@ from scheduler.domain.errors import BerthError
 from scheduler.logging_setup import configure_logging
 
 if TYPE_CHECKING:
+    from dashboard.server import RunningDashboard
     from scheduler.dev.dev_stack import DevStack
     from scheduler.dev.embedded_aws import EmbeddedAws
 
@@ -57,17 +58,20 @@ async def run_dev(config: SchedulerConfig) -> None:
         emulator = _embedded_aws()
         endpoint = emulator.start()
     stack = DevStack(config, endpoint)
+    dashboard = None
     try:
         await stack.start(tokens_file=config.dev_tokens_file)
         state_file = config.dev_tokens_file.with_name(DEFAULT_DEV_STATE_FILE.name)
         write_dev_state(state_file, stack.state)
         host = "localhost"
+        dashboard = await _start_dev_dashboard(config, stack)
         print(
             "\nBerth is running (development mode)\n"
             f"  submission   {host}:{stack.submission_port}   (clients: admin, developer, guest)\n"
             f"  execution    {host}:{stack.execution_port}   (agents: executor)\n"
             f"  token db     {stack.token_database_address}\n"
             f"  metrics      {_metrics_url(stack, host)}\n"
+            f"  dashboard    {_dashboard_line(dashboard, host)}\n"
             f"  AWS emulator {endpoint}{' (in-process moto)' if emulator else ''}\n"
             f"  backends     emulator, qpu (available to every role)\n"
             f"  tokens       written to {config.dev_tokens_file}:",
@@ -78,6 +82,8 @@ async def run_dev(config: SchedulerConfig) -> None:
         print("Press Ctrl-C to stop.\n", flush=True)
         await _wait_for_stop_signal()
     finally:
+        if dashboard is not None:
+            await dashboard.stop()
         await stack.stop()
         if emulator is not None:
             emulator.stop()
@@ -94,6 +100,39 @@ def _embedded_aws() -> EmbeddedAws:
             "the dev extra (pip install 'berth[dev]') or give --endpoint of a running emulator"
         ) from None
     return EmbeddedAws()
+
+
+async def _start_dev_dashboard(config: SchedulerConfig, stack: DevStack) -> RunningDashboard | None:
+    """The dashboard beside the dev scheduler, with the scheduler's TLS files if any."""
+    if config.dashboard_port < 0:
+        return None
+    from dashboard.config import DashboardConfig
+    from dashboard.server import start_dashboard
+    from scheduler.dev.dev_stack import DEV_BACKENDS
+
+    tls = config.tls_files
+    return await start_dashboard(
+        DashboardConfig(
+            # asyncio binds "::" as IPv6 only, which "localhost" (127.0.0.1) would miss
+            host="0.0.0.0" if config.bind_host == "[::]" else config.bind_host.strip("[]"),
+            port=config.dashboard_port,
+            scheduler=f"localhost:{stack.submission_port}",
+            scheduler_tls_ca=tls.cert if tls else None,
+            scheduler_tls=tls is not None,
+            tls_cert=tls.cert if tls else None,
+            tls_key=tls.key if tls else None,
+            backends=DEV_BACKENDS,
+        )
+    )
+
+
+def _dashboard_line(dashboard: RunningDashboard | None, host: str) -> str:
+    if dashboard is None:
+        return "off (--dashboard-port -1)"
+    return (
+        f"{dashboard.scheme}://{host}:{dashboard.port}/   "
+        "(sign in with a token from the list below)"
+    )
 
 
 def _metrics_url(stack: DevStack, host: str) -> str:

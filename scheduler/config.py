@@ -69,6 +69,11 @@ _metrics_port = checked(
     lambda value: -1 <= value <= 65535,
     "a port number 0..65535 (0 = any free port) or -1 (no metrics)",
 )
+_dashboard_port = checked(
+    int,
+    lambda value: -1 <= value <= 65535,
+    "a port number 0..65535 (0 = any free port) or -1 (no dashboard)",
+)
 
 
 def _per_role(env_stem: str, parse: Callable[[str], object], help: str) -> dict[Role, Option]:
@@ -376,6 +381,13 @@ class SchedulerConfig:
         env="SCHEDULER_METRICS_PORT",
         parse=_metrics_port,
         help="port of the Prometheus /metrics endpoint (default 9464; 0 = any free port, -1 = off)",
+    )
+    dashboard_port: int = option(
+        8080,
+        "--dashboard-port",
+        env="SCHEDULER_DASHBOARD_PORT",
+        parse=_dashboard_port,
+        help="with --dev: port of the web dashboard (default 8080; 0 = any free port, -1 = off)",
     )
     # The priority formula (docs/architecture.md, "Queue and priority"); the defaults are the
     # seed system's policy.

@@ -94,6 +94,7 @@ def dev_system(tmp_path: Path) -> Iterator[tuple[str, str, Path, list[str]]]:
     """Terminal 1: (submission address, execution address, dev-tokens file, banner)."""
     tokens_file = tmp_path / "dev-tokens.json"
     ports = ["--port-for-submission", "0", "--port-for-execution", "0", "--metrics-port", "0"]
+    ports += ["--dashboard-port", "0"]
     process = subprocess.Popen(
         [*_command(DEMO.system), *ports, "--dev-tokens-file", str(tokens_file)],
         cwd=ROOT,

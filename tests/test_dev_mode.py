@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +29,8 @@ def test_dev_mode_walkthrough_and_clean_stop(tmp_path: Path) -> None:
             "--port-for-execution",
             "0",
             "--metrics-port",
+            "0",
+            "--dashboard-port",
             "0",
             "--dev-tokens-file",
             str(tokens_file),
@@ -49,6 +53,10 @@ def test_dev_mode_walkthrough_and_clean_stop(tmp_path: Path) -> None:
         execution = re.search(r"execution\s+localhost:(\d+)", text)
         assert submission and execution, text
         tokens = json.loads(tokens_file.read_text())
+        dashboard = re.search(r"dashboard\s+(http://localhost:\d+/)\s+\(sign in with a token", text)
+        assert dashboard, text
+        signin = requests.get(f"{dashboard[1]}signin", timeout=10)
+        assert signin.status_code == 200 and 'name="token"' in signin.text
         assert set(tokens) == {"admin", "developer", "guest", "executor"}
         assert oct(tokens_file.stat().st_mode & 0o777) == "0o600"
 
