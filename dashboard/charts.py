@@ -30,6 +30,9 @@ class Chart:
     height: int = HEIGHT
     pad: int = PAD
     queue_points: str = ""
+    now_x: float = 0.0
+    now_y: float = 0.0
+    queue_now: int = 0
     bars: list[Bar] = field(default_factory=list)
     max_queue: int = 0
     max_finished: int = 0
@@ -70,6 +73,9 @@ def activity_chart(activity: admin_pb2.GetActivityResponse) -> Chart:
     ]
     return Chart(
         queue_points=points,
+        now_x=x(now),
+        now_y=y(queue[now], max_queue),
+        queue_now=queue[now],
         bars=bars,
         max_queue=max_queue,
         max_finished=max_finished,

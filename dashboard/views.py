@@ -13,6 +13,8 @@ def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = max(0.0, seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 10:
         return f"{seconds:.1f} s"
     if seconds < 120:
@@ -33,7 +35,7 @@ def job_row(job: JobInfo) -> dict[str, Any]:
         "status": job.status.value,
         "terminal": job.status.terminal,
         "cancellable": not job.status.terminal and not job.cancel_requested,
-        "cancel_requested": job.cancel_requested,
+        "cancel_requested": job.cancel_requested and not job.status.terminal,
         "queue_position": job.queue_position or "",
         "backend": job.backend,
         "submitted": time_text(job.times.submitted_at),

@@ -79,6 +79,16 @@ def berth_system(make_berth_system: Callable[..., BerthSystem]) -> BerthSystem:
 
 
 @pytest.fixture(scope="module")
+def module_berth_system(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BerthSystem]:
+    """One system shared by a module's tests (each test then uses its own users or jobs)."""
+    system = BerthSystem(moto_endpoint, tmp_path_factory.mktemp("berth")).start()
+    yield system
+    system.stop()
+
+
+@pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server subprocess (DynamoDB serialized), one per test module, for tests
     that run the scheduler as processes."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from dashboard.config import DashboardConfig
@@ -11,6 +12,7 @@ from dashboard.server import make_app
 from dashboard.sessions import SessionStore
 from tests.berth_system import BerthSystem
 
+Http = TestClient[web.Request, web.Application]
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -20,7 +22,7 @@ def dashboard_config(system: BerthSystem) -> DashboardConfig:
     )
 
 
-async def dashboard_client(system: BerthSystem, sessions: SessionStore | None = None) -> TestClient:
+async def dashboard_client(system: BerthSystem, sessions: SessionStore | None = None) -> Http:
     client = TestClient(TestServer(make_app(dashboard_config(system), sessions)))
     await client.start_server()
     return client
@@ -32,7 +34,7 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: TestClient, token: str) -> str:
+async def sign_in(client: Http, token: str) -> str:
     """Sign in through the form; returns the overview page's text."""
     form = await client.get("/signin")
     response = await client.post(

@@ -23,7 +23,8 @@ def test_list_agents_shows_backend_token_id_running_jobs_and_version(
         busy = Agent(execution, berth_system.tokens["executor"], "agent-busy")
         idle = Agent(execution, berth_system.tokens["executor"], "agent-idle")
         job_id = developer.submit()
-        assert (assigned := busy.assign()) is not None and assigned.job_id == job_id
+        assigned = busy.assign()
+        assert assigned is not None and assigned.job_id == job_id
         assert idle.assign("qpu", wait_s=0.1) is None
 
         listed = _admin(submission).ListAgents(admin_pb2.ListAgentsRequest(), metadata=admin)
@@ -57,7 +58,8 @@ def test_get_activity_shows_each_backend_now_and_jobs_finished(
         developer.submit()
         agent.run(b"done")
         running = developer.submit()
-        assert (assigned := agent.assign()) is not None and assigned.job_id == running
+        assigned = agent.assign()
+        assert assigned is not None and assigned.job_id == running
         developer.submit()
 
         activity = _admin(submission).GetActivity(admin_pb2.GetActivityRequest(), metadata=admin)
@@ -72,16 +74,25 @@ def test_get_activity_shows_each_backend_now_and_jobs_finished(
         assert activity.as_of.seconds > 0
 
 
+def _refused(
+    stub: admin_pb2_grpc.AdminServiceStub, metadata: tuple[tuple[str, str]]
+) -> list[grpc.StatusCode]:
+    return [
+        rpc_error(lambda: stub.ListAgents(admin_pb2.ListAgentsRequest(), metadata=metadata)).code(),
+        rpc_error(
+            lambda: stub.GetActivity(admin_pb2.GetActivityRequest(), metadata=metadata)
+        ).code(),
+    ]
+
+
 def test_the_new_admin_methods_refuse_other_roles(berth_system: BerthSystem) -> None:
     with clients(berth_system) as (submission, _):
         stub = _admin(submission)
         for role in ("developer", "guest"):
-            metadata = bearer(berth_system.tokens[role])
-            for call in (
-                lambda: stub.ListAgents(admin_pb2.ListAgentsRequest(), metadata=metadata),
-                lambda: stub.GetActivity(admin_pb2.GetActivityRequest(), metadata=metadata),
-            ):
-                assert rpc_error(call).code() == grpc.StatusCode.PERMISSION_DENIED
+            assert (
+                _refused(stub, bearer(berth_system.tokens[role]))
+                == [grpc.StatusCode.PERMISSION_DENIED] * 2
+            )
         bad = rpc_error(
             lambda: stub.ListAgents(
                 admin_pb2.ListAgentsRequest(backend="no such!"),

@@ -6,16 +6,15 @@ show as text, checked without a browser (the browser tests cover live updates).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient
 
 from dashboard.sessions import SESSION_COOKIE, SessionStore
 from tests.berth_system import BerthSystem
-from tests.dashboard_helpers import csrf_of, dashboard_client, sign_in
+from tests.dashboard_helpers import Http, csrf_of, dashboard_client, sign_in
 from tests.grpc_helpers import Submitter
 
 pytestmark = pytest.mark.asyncio
@@ -24,29 +23,25 @@ SCRIPT = "<script>document.title='owned'</script>"
 
 
 @pytest.fixture(scope="module")
-def system(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BerthSystem]:
-    berth = BerthSystem(moto_endpoint, tmp_path_factory.mktemp("dashboard")).start()
-    yield berth
-    berth.stop()
+def system(module_berth_system: BerthSystem) -> BerthSystem:
+    return module_berth_system
 
 
 @pytest.fixture(scope="module")
 def developer_job(system: BerthSystem) -> str:
     with grpc.insecure_channel(system.submission_address) as channel:
-        return Submitter(channel, system.tokens["developer"]).submit(
-            parameters={"note": SCRIPT}
-        )
+        return Submitter(channel, system.tokens["developer"]).submit(parameters={"note": SCRIPT})
 
 
 @pytest_asyncio.fixture
-async def client(system: BerthSystem) -> AsyncIterator[TestClient]:
+async def client(system: BerthSystem) -> AsyncIterator[Http]:
     http = await dashboard_client(system)
     yield http
     await http.close()
 
 
 async def test_sign_in_with_a_token_keeps_it_out_of_pages_and_cookies(
-    system: BerthSystem, client: TestClient, developer_job: str
+    system: BerthSystem, client: Http, developer_job: str
 ) -> None:
     token = system.tokens["developer"]
     form = await client.get("/signin")
@@ -66,7 +61,7 @@ async def test_sign_in_with_a_token_keeps_it_out_of_pages_and_cookies(
 
 
 async def test_a_parameter_with_a_script_tag_is_shown_as_text(
-    system: BerthSystem, client: TestClient, developer_job: str
+    system: BerthSystem, client: Http, developer_job: str
 ) -> None:
     await sign_in(client, system.tokens["developer"])
     response = await client.get(f"/jobs/{developer_job}")
@@ -77,9 +72,7 @@ async def test_a_parameter_with_a_script_tag_is_shown_as_text(
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-async def test_a_post_without_the_csrf_token_is_refused(
-    system: BerthSystem, client: TestClient
-) -> None:
+async def test_a_post_without_the_csrf_token_is_refused(system: BerthSystem, client: Http) -> None:
     await sign_in(client, system.tokens["developer"])
     with grpc.insecure_channel(system.submission_address) as channel:
         job_id = Submitter(channel, system.tokens["developer"]).submit()
@@ -93,7 +86,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
 
 
 async def test_sign_in_needs_its_own_form_and_a_token_the_scheduler_accepts(
-    system: BerthSystem, client: TestClient
+    system: BerthSystem, client: Http
 ) -> None:
     forged = await client.post("/signin", data={"csrf": "x", "token": system.tokens["admin"]})
     assert forged.status == 403
@@ -108,7 +101,7 @@ async def test_sign_in_needs_its_own_form_and_a_token_the_scheduler_accepts(
 
 
 async def test_admin_pages_refuse_a_developer_and_serve_an_admin(
-    system: BerthSystem, client: TestClient
+    system: BerthSystem, client: Http
 ) -> None:
     await sign_in(client, system.tokens["developer"])
     for path in ("/admin", "/admin/backends", "/admin/agents"):
@@ -130,7 +123,7 @@ async def test_admin_pages_refuse_a_developer_and_serve_an_admin(
 
 
 async def test_a_guest_sees_none_of_the_developers_jobs(
-    system: BerthSystem, client: TestClient, developer_job: str
+    system: BerthSystem, client: Http, developer_job: str
 ) -> None:
     await sign_in(client, system.tokens["guest"])
     assert developer_job not in await (await client.get("/jobs")).text()
@@ -158,5 +151,3 @@ async def test_sessions_expire_when_idle_and_end_at_sign_out(system: BerthSystem
         assert str((await client.get("/")).url.path) == "/signin"
     finally:
         await client.close()
-
-

@@ -50,7 +50,12 @@
       for (var i = 0; i < body.rows.length; i++) {
         if (body.rows[i].dataset.jobId === job.job_id) { row = body.rows[i]; }
       }
-      if (row === null) { row = newRow(job); body.insertBefore(row, body.firstChild); }
+      if (row === null) {
+        row = newRow(job);
+        body.insertBefore(row, body.firstChild);
+        var empty = document.querySelector("[data-empty]");
+        if (empty) { empty.remove(); }
+      }
       fill(row, job);
       if (job.terminal && table.dataset.live.indexOf("/events/jobs/") === 0) { source.close(); }
     });
