@@ -1,7 +1,7 @@
 # One image for every Berth process; docker-compose.yml picks the entry point per
 # service with `command:` (python -m scheduler | token_database | executor_agent |
-# scheduler_client | scheduler.aws provision | scheduler.healthcheck).
-# It holds the wheel with its [scheduler,agent] extras only, at Pipfile.lock's versions:
+# scheduler_client | dashboard | scheduler.aws provision | scheduler.healthcheck).
+# It holds the wheel with its [scheduler,agent,dashboard] extras only, at Pipfile.lock's versions:
 # no AWS emulator and no test tools. The `emulator` target adds the emulator for
 # docker-compose's development stack; the default (last) target is the image to deploy.
 
@@ -16,6 +16,7 @@ COPY scheduler ./scheduler
 COPY token_database ./token_database
 COPY executor_agent ./executor_agent
 COPY scheduler_client ./scheduler_client
+COPY dashboard ./dashboard
 RUN python -m pip wheel --no-deps --wheel-dir /wheels .
 COPY Pipfile.lock scripts/lock_constraints.py ./
 RUN python lock_constraints.py Pipfile.lock > /wheels/constraints.txt
@@ -33,7 +34,7 @@ COPY --from=wheel /wheels /wheels
 # then start without compiling.
 RUN python -m venv /app/.venv \
     && python -m pip install --constraint /wheels/constraints.txt \
-        "$(echo /wheels/berth-*.whl)[scheduler,agent]"
+        "$(echo /wheels/berth-*.whl)[scheduler,agent,dashboard]"
 COPY examples ./examples
 COPY scheduler.py ./
 RUN python -m compileall -q examples
@@ -44,8 +45,8 @@ RUN useradd --system --uid 10001 --create-home berth \
     && chown berth:berth /berth/tokens
 USER berth
 # 8081 execution, 8082 submission, 9464 metrics (scheduler); 8084 token database;
-# 5000 the AWS emulator (emulator target).
-EXPOSE 8081 8082 8084 9464 5000
+# 8080 the dashboard; 5000 the AWS emulator (emulator target).
+EXPOSE 8080 8081 8082 8084 9464 5000
 CMD ["python", "-m", "scheduler"]
 
 # docker-compose's `aws` service: the same image plus the AWS emulator (moto's server).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +39,12 @@ class ConfigError(Exception):
     pass
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
+def parse_args(argv: Sequence[str], env: Mapping[str, str] | None = None) -> DashboardConfig:
+    environ = os.environ if env is None else env
 
+    def _env(name: str, default: str) -> str:
+        return environ.get(name, "").strip() or default
 
-def parse_args(argv: Sequence[str]) -> DashboardConfig:
     parser = argparse.ArgumentParser(
         prog="python -m dashboard",
         description="Berth's web dashboard. It talks to the scheduler's submission port only, "

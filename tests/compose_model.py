@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import moto.server
 import yaml  # type: ignore[import-untyped]  # PyYAML comes with moto, its stubs do not
 
+from dashboard.config import parse_args as parse_dashboard_args
 from executor_agent.config import parse_config
 from scheduler.admin.cli import build_parser as admin_parser
 from scheduler.aws.__main__ import build_parser as provision_parser
@@ -177,6 +178,15 @@ def _client(args: list[str], env: Mapping[str, str]) -> Wiring:
     return Wiring(connects=[host_port(parsed.address)], reads_tokens=parsed.token_file)
 
 
+def _dashboard(args: list[str], env: Mapping[str, str]) -> Wiring:
+    config = parse_dashboard_args(args, env)
+    return Wiring(
+        listens={config.port},
+        binds_all_interfaces=config.host in ALL_INTERFACES,
+        connects=[host_port(config.scheduler)],
+    )
+
+
 def _healthcheck(args: list[str], env: Mapping[str, str]) -> Wiring:
     parsed = healthcheck_parser().parse_args(args)
     return Wiring(connects=[host_port(target.address) for target in parse_targets(parsed.targets)])
@@ -190,6 +200,7 @@ INTERPRETERS: dict[str, Callable[[list[str], Mapping[str, str]], Wiring]] = {
     "executor_agent": _agent,
     "scheduler_client": _client,
     "scheduler.healthcheck": _healthcheck,
+    "dashboard": _dashboard,
 }
 
 

@@ -23,6 +23,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from dashboard.server import SHUTDOWN_S
 from executor_agent.config import parse_config
 from scheduler.aws.__main__ import build_parser as provision_parser
 from scheduler.config import load_config
@@ -79,7 +80,9 @@ def _seconds(duration: str) -> float:
 
 
 def test_one_image_runs_every_part_of_the_system() -> None:
-    assert {"aws", "init", "tokens", "scheduler", "agent", "cli", "admin"} <= set(SERVICES)
+    assert {"aws", "init", "tokens", "scheduler", "agent", "dashboard", "cli", "admin"} <= set(
+        SERVICES
+    )
     for name, service in SERVICES.items():
         if name == EMULATOR_SERVICE:
             # The deployable image has no emulator: the aws service builds the target adding it.
@@ -96,6 +99,7 @@ def test_one_image_runs_every_part_of_the_system() -> None:
         "scheduler",
         "executor_agent",
         "scheduler_client",
+        "dashboard",
     }
 
 
@@ -211,11 +215,20 @@ def test_init_provisions_what_the_token_database_and_scheduler_use() -> None:
     assert agent.backend in init.backends
 
 
+def test_the_dashboard_reaches_only_the_submission_port_and_holds_no_aws_credentials() -> None:
+    dashboard = SERVICES["dashboard"]
+    scheduler = load_config(module_of(service_argv(SERVICES["scheduler"]))[1], env={})
+    assert wiring_of("dashboard").connects == [("scheduler", scheduler.port_for_submission)]
+    assert not any(key.startswith("AWS_") for key in service_environment(dashboard))
+    assert not dashboard.get("volumes"), "no tokens file: users sign in with their own"
+
+
 def test_stop_grace_outlasts_each_process_drain() -> None:
     agent = parse_config(module_of(service_argv(SERVICES["agent"]))[1], environ={})
     scheduler = load_config(module_of(service_argv(SERVICES["scheduler"]))[1], env={})
     assert _seconds(SERVICES["agent"]["stop_grace_period"]) > agent.grace_seconds
     assert _seconds(SERVICES["scheduler"]["stop_grace_period"]) > scheduler.grace_seconds
+    assert _seconds(SERVICES["dashboard"]["stop_grace_period"]) > SHUTDOWN_S
 
 
 # -- Dockerfile -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.compose_model import (
     ROOT,
@@ -176,3 +178,22 @@ def test_compose_commands_run_a_job_to_completed(system: LoopbackSystem, tmp_pat
     assert result["backend"] == "emulator" and result["n_shots"] == 100
     # The operators' service answers with the admin token from the same file.
     system.run("admin")
+    # The dashboard serves the job to its owner, through the scheduler only.
+    dashboard = system.start("dashboard")
+    dashboard.wait_for("dashboard on", timeout_s=30)  # an HTTP healthcheck does not wait
+    system.healthy(dashboard)
+    _dashboard_shows(system, tokens["developer"], submitted["job_id"])
+
+
+def _dashboard_shows(system: LoopbackSystem, token: str, job_id: str) -> None:
+    base = f"http://127.0.0.1:{system.plan.port(8080)}"
+    with requests.Session() as browser:
+        form = browser.get(f"{base}/signin", timeout=10)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text
+        signed = browser.post(f"{base}/signin", data={"csrf": csrf[1], "token": token}, timeout=10)
+        assert signed.status_code == 200 and signed.url == f"{base}/", signed.text
+        jobs = browser.get(f"{base}/jobs", timeout=10)
+        assert job_id in jobs.text and "COMPLETED" in jobs.text
+        result = browser.get(f"{base}/jobs/{job_id}/result", timeout=30)
+        assert result.status_code == 200 and json.loads(result.content)["backend"] == "emulator"
