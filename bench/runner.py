@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.api_calls import LifecycleCalls, lifecycle_calls
+from bench.dashboard_phase import dashboard_rows
 from bench.floors import Floors, echo_floor
 from bench.measurements import Row
 from bench.queue_phase import QueueMemory, queue_memory, queue_rows
@@ -41,6 +42,7 @@ class Scale:
     queue_lengths: tuple[int, ...]
     queue_operations: int
     memory_jobs: int
+    dashboard_pages: int = 20
 
 
 QUICK = Scale(
@@ -68,6 +70,7 @@ FULL = Scale(
     queue_lengths=(100, 10_000, 100_000, 1_000_000),
     queue_operations=20_000,
     memory_jobs=100_000,
+    dashboard_pages=100,
 )
 
 
@@ -113,6 +116,10 @@ def run_once(
         add(floors.get_item(STATUS_CONCURRENCY, scale.status_calls))
         on_fresh_scheduler(status_phase, STATUS_CONCURRENCY, scale.status_calls, scale.status_mix)
         on_fresh_scheduler(dispatch_phase, scale.dispatch_jobs)
+        stack.fresh_scheduler()
+        warm(stack)
+        for row in dashboard_rows(stack, scale.dashboard_pages):
+            add(row)
         calls, lifecycle_row = lifecycle_calls(stack.endpoint, scale.lifecycles)
         add(lifecycle_row)
     finally:

@@ -57,6 +57,13 @@ TARGETS = (
         " B",
     ),
     Target("aws_calls_per_lifecycle", "CALLS", "AWS API calls per job lifecycle", 6.0, False, ""),
+    Target(
+        "dashboard_page_vs_calls",
+        "DASHBOARD",
+        "dashboard jobs page of 50, server p50 / its ListJobs p50",
+        1.5,
+        False,
+    ),
 )
 
 
@@ -86,6 +93,8 @@ def run_figures(
         "pop_largest_vs_100": _row(rows, largest).p50_ms / _row(rows, "queue pop @100").p50_ms,
         "queue_overhead_bytes": overhead_bytes,
         "aws_calls_per_lifecycle": calls,
+        "dashboard_page_vs_calls": _row(rows, "dashboard: jobs page of 50 (server)").p50_ms
+        / _row(rows, "dashboard: its ListJobs of 50").p50_ms,
         # Context for the execute target, not targets themselves (see execute_storage).
         "storage_floor_vs_update_item": rate("floor: execute storage C=4")
         / rate("floor: update_item C=4"),
