@@ -26,6 +26,7 @@ class DashboardConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     backends: tuple[str, ...] = ()
+    tls_proxy: bool = False  # HTTPS ends at a proxy in front: cookies are still Secure
     session_idle_minutes: float = 60.0
     session_max_hours: float = 12.0
     log_format: str = "text"
@@ -33,6 +34,10 @@ class DashboardConfig:
     @property
     def serves_tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.serves_tls or self.tls_proxy
 
 
 class ConfigError(Exception):
@@ -92,6 +97,12 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Das
         help="PEM private key for --tls-cert",
     )
     add(
+        "--tls-proxy",
+        action="store_true",
+        default=_env("DASHBOARD_TLS_PROXY", "") == "1",
+        help="a proxy in front terminates HTTPS: mark cookies Secure (env DASHBOARD_TLS_PROXY=1)",
+    )
+    add(
         "--backends",
         default=_env("DASHBOARD_BACKENDS", ""),
         help="comma-separated backends the overview lists for non-admins (admins see all)",
@@ -139,6 +150,7 @@ def _checked(args: argparse.Namespace) -> DashboardConfig:
         tls_cert=_file(args.tls_cert, "--tls-cert"),
         tls_key=_file(args.tls_key, "--tls-key"),
         backends=tuple(b.strip() for b in args.backends.split(",") if b.strip()),
+        tls_proxy=args.tls_proxy,
         session_idle_minutes=args.session_idle_minutes,
         session_max_hours=args.session_max_hours,
         log_format=args.log_format,

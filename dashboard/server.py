@@ -43,7 +43,7 @@ def make_app(config: DashboardConfig, sessions: SessionStore | None = None) -> w
     app[SITE] = Site(
         gateway=gateway,
         sessions=sessions,
-        secure_cookies=config.serves_tls,
+        secure_cookies=config.secure_cookies,
         backends=config.backends,
         templates=templates(),
     )
