@@ -108,7 +108,7 @@ async def set_backend(request: web.Request) -> web.StreamResponse:
     availability = int(AVAILABILITIES.get(str(form.get("availability", "")), 0))
     description = str(form.get("description", ""))
     update = await calls(request).set_backend_status(backend, role, availability, description)
-    roles = ", ".join(r.role for r in update.roles)
+    roles = role or "every role"
     notice(
         request,
         f"{backend} ({roles}): {AVAILABILITY_NAMES.get(availability, '?')}"

@@ -6,16 +6,24 @@ show as text, checked without a browser (the browser tests cover live updates).
 
 from __future__ import annotations
 
+import logging
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
 import pytest_asyncio
+from berth.scheduler.v1 import submission_pb2, submission_pb2_grpc
 
+from dashboard.server import start_dashboard
 from dashboard.sessions import SESSION_COOKIE, SessionStore
 from tests.berth_system import BerthSystem
-from tests.dashboard_helpers import Http, csrf_of, dashboard_client, sign_in
+from tests.dashboard_helpers import Http, csrf_of, dashboard_client, dashboard_config, sign_in
 from tests.grpc_helpers import Submitter
+from tests.tls_material import CertificateAuthority
 
 pytestmark = pytest.mark.asyncio
 
@@ -151,3 +159,88 @@ async def test_sessions_expire_when_idle_and_end_at_sign_out(system: BerthSystem
         assert str((await client.get("/")).url.path) == "/signin"
     finally:
         await client.close()
+
+
+async def test_an_admin_fails_a_job_and_sets_maintenance_through_the_forms(
+    system: BerthSystem, client: Http
+) -> None:
+    with grpc.insecure_channel(system.submission_address) as channel:
+        developer = Submitter(channel, system.tokens["developer"])
+        job_id = developer.submit(backend="qpu")
+        await sign_in(client, system.tokens["admin"])
+        queue = await (await client.get("/admin")).text()
+        assert job_id in queue and "Fair-share term" in queue
+        failed = await client.post(
+            f"/admin/jobs/{job_id}/fail", data={"csrf": csrf_of(queue), "reason": "<b>bad</b>"}
+        )
+        assert f"Job {job_id} failed." in await failed.text()
+        assert "&lt;b&gt;bad&lt;/b&gt;" in await failed.text()  # the reason is the detail
+        assert developer.status(job_id).detail.endswith("<b>bad</b>")
+
+        backends = await (await client.get("/admin/backends")).text()
+        for availability, expected in (("MAINTENANCE", 2), ("AVAILABLE", 1)):
+            done = await client.post(
+                "/admin/backends/qpu",
+                data={
+                    "csrf": csrf_of(backends),
+                    "role": "guest",
+                    "availability": availability,
+                    "description": "<i>calibrating</i>",
+                },
+            )
+            page = await done.text()
+            assert f"qpu (guest): {availability}" in page and "<i>calibrating" not in page
+            assert _guest_sees(system) == expected
+
+
+def _guest_sees(system: BerthSystem) -> int:
+    with grpc.insecure_channel(system.submission_address) as channel:
+        stub = submission_pb2_grpc.SubmissionServiceStub(channel)
+        status = stub.GetServiceStatus(
+            submission_pb2.GetServiceStatusRequest(backend="qpu"),
+            metadata=(("authorization", f"Bearer {system.tokens['guest']}"),),
+            timeout=10,
+        )
+        return int(status.availability)
+
+
+async def test_tokens_never_reach_the_log(
+    system: BerthSystem, client: Http, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for role in ("developer", "admin"):
+        await sign_in(client, system.tokens[role])
+        page = await (await client.get("/jobs")).text()
+        assert (await client.post("/signout", data={"csrf": "wrong"})).status == 403
+        await client.post("/signout", data={"csrf": csrf_of(page)})
+    form = await (await client.get("/signin")).text()
+    await client.post("/signin", data={"csrf": csrf_of(form), "token": "berth_" + "x" * 43})
+    assert "signed in: token" in caplog.text
+    for token in system.tokens.values():
+        assert token not in caplog.text
+
+
+async def test_https_with_secure_cookies(system: BerthSystem, tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path, "dashboard-ca")
+    server = authority.issue("dashboard", server=True)
+    config = replace(dashboard_config(system), tls_cert=server.cert, tls_key=server.key, port=0)
+    running = await start_dashboard(config)
+    try:
+        trust = ssl.create_default_context(cafile=str(authority.files.cert))
+        async with aiohttp.ClientSession() as http:
+            base = f"https://localhost:{running.port}"
+            form = await http.get(f"{base}/signin", ssl=trust)
+            assert form.status == 200
+            signed = await http.post(
+                f"{base}/signin",
+                data={"csrf": csrf_of(await form.text()), "token": system.tokens["guest"]},
+                ssl=trust,
+                allow_redirects=False,
+            )
+            assert signed.status == 303
+            assert signed.cookies[SESSION_COOKIE]["secure"]
+        with pytest.raises(aiohttp.ClientConnectorError):
+            async with aiohttp.ClientSession() as plain:
+                await plain.get(f"https://localhost:{running.port}/signin")  # untrusted
+    finally:
+        await running.stop()
