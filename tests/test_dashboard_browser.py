@@ -7,6 +7,7 @@ screenshots in docs/images/ are taken here, at 1280x800.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,9 +26,13 @@ from tests.browser import LAUNCH_ARGS, VIEWPORT, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
+# The committed screenshots are rewritten only when asked, so a test run leaves the checkout clean.
+UPDATE_SCREENSHOTS = os.environ.get("BERTH_UPDATE_SCREENSHOTS") == "1"
 PROGRAM = ["--", sys.executable, str(Path(__file__).with_name("agent_job_program.py"))]
 XSS = "<script>document.title='owned'</script>"
 STATUS_TIMEOUT_MS = 30_000
+# One system, agent and browser for the module, also under xdist's --dist loadgroup.
+pytestmark = pytest.mark.xdist_group("dashboard-browser")
 
 SignIn = Callable[[str], Page]
 
@@ -137,9 +142,12 @@ def _row_status(page: Page, job_id: str) -> Locator:
     return page.locator(f'tr[data-job-id="{job_id}"] [data-field="status"]')
 
 
-def _shoot(page: Page, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"dashboard-{name}.png"))
+def _shoot(page: Page, name: str, tmp_path: Path) -> None:
+    """A 1280x800 screenshot: into docs/images/ with BERTH_UPDATE_SCREENSHOTS=1."""
+    directory = IMAGES if UPDATE_SCREENSHOTS else tmp_path
+    directory.mkdir(parents=True, exist_ok=True)
+    image = page.screenshot(path=str(directory / f"dashboard-{name}.png"))
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_job_from_the_cli_appears_and_completes_without_a_reload(
@@ -176,7 +184,7 @@ def test_cancel_from_the_page_stops_a_running_job(
 
 
 def test_result_and_log_download_the_exact_bytes(
-    agent: AgentProcess, sign_in: SignIn, researcher: Researcher
+    agent: AgentProcess, sign_in: SignIn, researcher: Researcher, tmp_path: Path
 ) -> None:
     job_id = researcher.submit(b"payload-for-download", parameters={"experiment": XSS})
     final = researcher.wait_terminal(job_id)
@@ -194,7 +202,7 @@ def test_result_and_log_download_the_exact_bytes(
     # A parameter holding a script is shown as text and never runs.
     expect(page.locator("dl.params dd")).to_have_text(XSS)
     assert page.title() != "owned"
-    _shoot(page, "job-detail")
+    _shoot(page, "job-detail", tmp_path)
 
 
 def test_a_guest_does_not_see_the_developers_job(
@@ -213,7 +221,7 @@ def test_a_guest_does_not_see_the_developers_job(
 
 
 def test_admin_pages_refuse_a_developer_and_show_an_admin_the_queue(
-    sign_in: SignIn, researcher: Researcher, system: BerthSystem, agent: AgentProcess
+    sign_in: SignIn, researcher: Researcher, agent: AgentProcess, tmp_path: Path
 ) -> None:
     developer = sign_in("developer")
     for path in ("/admin", "/admin/backends", "/admin/agents"):
@@ -226,12 +234,12 @@ def test_admin_pages_refuse_a_developer_and_show_an_admin_the_queue(
     researcher.wait_terminal(researcher.submit(b"quick"))
     developer.goto("/jobs")
     expect(developer.locator("tr[data-job-id]").first).to_be_visible()
-    _shoot(developer, "jobs")
+    _shoot(developer, "jobs", tmp_path)
     admin = sign_in("admin")
-    _shoot(admin, "overview")
+    _shoot(admin, "overview", tmp_path)
     admin.goto("/admin")
     expect(admin.get_by_role("heading", name=re.compile("^qpu"))).to_be_visible()
-    _shoot(admin, "admin-queue")
+    _shoot(admin, "admin-queue", tmp_path)
     admin.goto("/admin/agents")
     expect(admin.get_by_text("lab-agent-1")).to_be_visible()
 
