@@ -111,19 +111,25 @@ async def _start_dev_dashboard(config: SchedulerConfig, stack: DevStack) -> Runn
     from scheduler.dev.dev_stack import DEV_BACKENDS
 
     tls = config.tls_files
-    return await start_dashboard(
-        DashboardConfig(
-            # asyncio binds "::" as IPv6 only, which "localhost" (127.0.0.1) would miss
-            host="0.0.0.0" if config.bind_host == "[::]" else config.bind_host.strip("[]"),
-            port=config.dashboard_port,
-            scheduler=f"localhost:{stack.submission_port}",
-            scheduler_tls_ca=tls.cert if tls else None,
-            scheduler_tls=tls is not None,
-            tls_cert=tls.cert if tls else None,
-            tls_key=tls.key if tls else None,
-            backends=DEV_BACKENDS,
+    try:
+        return await start_dashboard(
+            DashboardConfig(
+                # asyncio binds "::" as IPv6 only, which "localhost" (127.0.0.1) would miss
+                host="0.0.0.0" if config.bind_host == "[::]" else config.bind_host.strip("[]"),
+                port=config.dashboard_port,
+                scheduler=f"localhost:{stack.submission_port}",
+                scheduler_tls_ca=tls.cert if tls else None,
+                scheduler_tls=tls is not None,
+                tls_cert=tls.cert if tls else None,
+                tls_key=tls.key if tls else None,
+                backends=DEV_BACKENDS,
+            )
         )
-    )
+    except OSError as error:
+        raise StartupError(
+            f"cannot serve the dashboard on port {config.dashboard_port} (--dashboard-port; "
+            f"-1 turns it off): {error}"
+        ) from error
 
 
 def _dashboard_line(dashboard: RunningDashboard | None, host: str) -> str:

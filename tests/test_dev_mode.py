@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,28 @@ def test_dev_mode_walkthrough_and_clean_stop(tmp_path: Path) -> None:
     assert "scheduler stopped" in stderr
     for token in tokens.values():
         assert token not in stderr, "tokens never appear in logs"
+
+
+def test_a_taken_dashboard_port_stops_dev_mode_naming_the_flag(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scheduler",
+                "--dev",
+                *("--port-for-submission", "0", "--port-for-execution", "0"),
+                *("--metrics-port", "-1", "--dashboard-port", str(port)),
+                *("--dev-tokens-file", str(tmp_path / "dev-tokens.json")),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"cannot serve the dashboard on port {port} (--dashboard-port" in done.stderr
