@@ -9,7 +9,7 @@ from berth.scheduler.v1 import admin_pb2, submission_pb2
 
 from dashboard.charts import activity_chart
 from dashboard.views import duration_text
-from dashboard.web import BACKEND_NAME, JOB_ID, admin_only, calls, notice, render
+from dashboard.web import BACKEND_NAME, admin_only, calls, job_id_of, notice, render
 
 routes = web.RouteTableDef()
 
@@ -70,17 +70,10 @@ async def agents(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _job_id(request: web.Request) -> str:
-    job_id = request.match_info["job_id"]
-    if not JOB_ID.match(job_id):
-        raise web.HTTPNotFound(text="no such job")
-    return job_id
-
-
 @routes.post("/admin/jobs/{job_id}/requeue")
 @admin_only
 async def requeue(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = job_id_of(request)
     outcome = await calls(request).requeue(job_id)
     notice(request, f"Job {job_id} requeued." if outcome.changed else f"Job {job_id} was queued.")
     raise web.HTTPSeeOther(f"/jobs/{job_id}")
@@ -89,7 +82,7 @@ async def requeue(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/jobs/{job_id}/fail")
 @admin_only
 async def fail(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = job_id_of(request)
     form = await request.post()
     reason = form.get("reason")
     outcome = await calls(request).fail(job_id, reason if isinstance(reason, str) else "")

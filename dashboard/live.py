@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboard.pages import _filters, _job_id
+from dashboard.pages import job_filters
 from dashboard.views import job_row
-from dashboard.web import calls, signed_in
+from dashboard.web import calls, job_id_of, signed_in
 from scheduler_client.errors import BerthRpcError
 from scheduler_client.job_info import JobInfo
 
@@ -60,7 +60,7 @@ def _shown(job: JobInfo) -> tuple[object, ...]:
 @routes.get("/events/jobs")
 @signed_in
 async def job_list_events(request: web.Request) -> web.StreamResponse:
-    status, backend, _, _ = _filters(request)
+    status, backend, _, _ = job_filters(request)
     user = calls(request)
     response = await _open(request)
     sent: dict[str, tuple[object, ...]] = {}
@@ -88,7 +88,7 @@ async def job_list_events(request: web.Request) -> web.StreamResponse:
 @routes.get("/events/jobs/{job_id}")
 @signed_in
 async def job_events(request: web.Request) -> web.StreamResponse:
-    updates = calls(request).watch(_job_id(request))
+    updates = calls(request).watch(job_id_of(request))
     response = await _open(request)
     try:
         await _follow(request, response, updates)

@@ -15,9 +15,9 @@ from dashboard.sessions import SESSION_COOKIE, SIGNIN_COOKIE
 from dashboard.views import job_row, timeline
 from dashboard.web import (
     BACKEND_NAME,
-    JOB_ID,
     calls,
     error_page,
+    job_id_of,
     notice,
     render,
     session_of,
@@ -143,7 +143,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
 # --- jobs -------------------------------------------------------------------------
 
 
-def _filters(request: web.Request) -> tuple[JobStatus | None, str, int, str]:
+def job_filters(request: web.Request) -> tuple[JobStatus | None, str, int, str]:
     query = request.query
     status_text = query.get("status", "")
     try:
@@ -165,7 +165,7 @@ def _filters(request: web.Request) -> tuple[JobStatus | None, str, int, str]:
 @routes.get("/jobs")
 @signed_in
 async def jobs(request: web.Request) -> web.StreamResponse:
-    status, backend, page_size, after = _filters(request)
+    status, backend, page_size, after = job_filters(request)
     found, next_token = await calls(request).list_jobs(status, backend, page_size, after)
     query = {"status": status.value if status else "", "backend": backend}
     return render(
@@ -185,17 +185,10 @@ async def jobs(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _job_id(request: web.Request) -> str:
-    job_id = request.match_info["job_id"]
-    if not JOB_ID.match(job_id):
-        raise web.HTTPNotFound(text="no such job")
-    return job_id
-
-
 @routes.get("/jobs/{job_id}")
 @signed_in
 async def job_detail(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = job_id_of(request)
     user = calls(request)
     job = await user.job(job_id)
     session = session_of(request)
@@ -221,14 +214,14 @@ async def job_detail(request: web.Request) -> web.StreamResponse:
 @routes.get("/jobs/{job_id}/cancel")
 @signed_in
 async def cancel_form(request: web.Request) -> web.StreamResponse:
-    job = await calls(request).job(_job_id(request))
+    job = await calls(request).job(job_id_of(request))
     return render(request, "cancel.html", job=job_row(job))
 
 
 @routes.post("/jobs/{job_id}/cancel")
 @signed_in
 async def cancel(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = job_id_of(request)
     outcome = await calls(request).cancel(job_id)
     if outcome.cancel_requested:
         notice(request, f"Cancel requested for job {job_id}: its agent stops it shortly.")
@@ -240,7 +233,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 @routes.get("/jobs/{job_id}/result")
 @signed_in
 async def result(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = job_id_of(request)
     links = await calls(request).result_links(job_id)
     return await _download(links.result.url, f"{job_id}.result")
 
@@ -248,7 +241,7 @@ async def result(request: web.Request) -> web.StreamResponse:
 @routes.get("/jobs/{job_id}/log")
 @signed_in
 async def job_log(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = job_id_of(request)
     link = await calls(request).log_link(job_id)
     if not link.log.url:
         return error_page(request, 404, "No log", f"The agent uploaded no log for job {job_id}.")

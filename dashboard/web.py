@@ -104,6 +104,14 @@ def notice(request: web.Request, text: str) -> None:
         session.notices.append(text)
 
 
+def job_id_of(request: web.Request) -> str:
+    """The {job_id} of the path; 404 for one no scheduler would have issued."""
+    job_id = request.match_info["job_id"]
+    if not JOB_ID.match(job_id):
+        raise web.HTTPNotFound(text="no such job")
+    return job_id
+
+
 def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
     return render(request, "error.html", status=status, title=title, message=message)
 
