@@ -95,7 +95,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         agents = self._agents.list_agents(principal(), request.backend)
         return admin_pb2.ListAgentsResponse(
             agents=[_agent(view) for view in agents],
-            window=convert.duration(self._agents.window_s),
+            window=to_duration(self._agents.window_s),
         )
 
     @unary
