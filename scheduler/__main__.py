@@ -58,20 +58,20 @@ async def run_dev(config: SchedulerConfig) -> None:
         emulator = _embedded_aws()
         endpoint = emulator.start()
     stack = DevStack(config, endpoint)
-    dashboard = None
+    dashboard: RunningDashboard | None = None
     try:
         await stack.start(tokens_file=config.dev_tokens_file)
         state_file = config.dev_tokens_file.with_name(DEFAULT_DEV_STATE_FILE.name)
         write_dev_state(state_file, stack.state)
         host = "localhost"
-        dashboard = await _start_dev_dashboard(config, stack)
+        dashboard, dashboard_line = await _start_dev_dashboard(config, stack, host)
         print(
             "\nBerth is running (development mode)\n"
             f"  submission   {host}:{stack.submission_port}   (clients: admin, developer, guest)\n"
             f"  execution    {host}:{stack.execution_port}   (agents: executor)\n"
             f"  token db     {stack.token_database_address}\n"
             f"  metrics      {_metrics_url(stack, host)}\n"
-            f"  dashboard    {_dashboard_line(dashboard, host)}\n"
+            f"  dashboard    {dashboard_line}\n"
             f"  AWS emulator {endpoint}{' (in-process moto)' if emulator else ''}\n"
             f"  backends     emulator, qpu (available to every role)\n"
             f"  tokens       written to {config.dev_tokens_file}:",
@@ -102,17 +102,22 @@ def _embedded_aws() -> EmbeddedAws:
     return EmbeddedAws()
 
 
-async def _start_dev_dashboard(config: SchedulerConfig, stack: DevStack) -> RunningDashboard | None:
-    """The dashboard beside the dev scheduler, with the scheduler's TLS files if any."""
+async def _start_dev_dashboard(
+    config: SchedulerConfig, stack: DevStack, host: str
+) -> tuple[RunningDashboard | None, str]:
+    """The dashboard beside the dev scheduler (with its TLS files, if any), and its banner line."""
     if config.dashboard_port < 0:
-        return None
-    from dashboard.config import DashboardConfig
-    from dashboard.server import start_dashboard
+        return None, "off (--dashboard-port -1)"
+    try:
+        from dashboard.config import DashboardConfig
+        from dashboard.server import start_dashboard
+    except ModuleNotFoundError as error:  # an install without the dashboard extra
+        return None, f"off: needs berth[dashboard] ({error.name} is not installed)"
     from scheduler.dev.dev_stack import DEV_BACKENDS
 
     tls = config.tls_files
     try:
-        return await start_dashboard(
+        dashboard = await start_dashboard(
             DashboardConfig(
                 # asyncio binds "::" as IPv6 only, which "localhost" (127.0.0.1) would miss
                 host="0.0.0.0" if config.bind_host == "[::]" else config.bind_host.strip("[]"),
@@ -130,15 +135,8 @@ async def _start_dev_dashboard(config: SchedulerConfig, stack: DevStack) -> Runn
             f"cannot serve the dashboard on port {config.dashboard_port} (--dashboard-port; "
             f"-1 turns it off): {error}"
         ) from error
-
-
-def _dashboard_line(dashboard: RunningDashboard | None, host: str) -> str:
-    if dashboard is None:
-        return "off (--dashboard-port -1)"
-    return (
-        f"{dashboard.scheme}://{host}:{dashboard.port}/   "
-        "(sign in with a token from the list below)"
-    )
+    url = f"{dashboard.scheme}://{host}:{dashboard.port}/"
+    return dashboard, f"{url}   (sign in with a token from the list below)"
 
 
 def _metrics_url(stack: DevStack, host: str) -> str:

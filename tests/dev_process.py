@@ -27,6 +27,7 @@ class DevProcess:
 def dev_process(tokens_file: Path, *options: str) -> Iterator[DevProcess]:
     """Started from this checkout with no AWS_* variables; SIGTERM (then a kill) on exit."""
     ports = ["--port-for-submission", "0", "--port-for-execution", "0", "--metrics-port", "0"]
+    ports += ["--dashboard-port", "0"]
     files = ["--dev-tokens-file", str(tokens_file)]
     process = subprocess.Popen(
         [sys.executable, "-m", "scheduler", "--dev", *ports, *files, *options],
