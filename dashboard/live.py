@@ -19,7 +19,7 @@ from aiohttp import web
 from dashboard.pages import job_filters
 from dashboard.views import job_row
 from dashboard.web import calls, job_id_of, signed_in
-from scheduler_client.errors import BerthRpcError
+from scheduler_client.errors import BerthRpcError, NotFoundError
 from scheduler_client.job_info import JobInfo
 
 routes = web.RouteTableDef()
@@ -27,6 +27,7 @@ routes = web.RouteTableDef()
 LIST_POLL_S = 1.0
 KEEPALIVE_S = 5.0
 LIVE_PAGE_SIZE = 50
+LEFT_PER_POLL = 10
 CLOSING = web.AppKey("closing", asyncio.Event)
 
 
@@ -73,6 +74,13 @@ async def job_list_events(request: web.Request) -> web.StreamResponse:
                     sent[job.job_id] = _shown(job)
                     await _send(response, job_row(job))
                     quiet_s = 0.0
+            # A row that left the filtered page (QUEUED -> RUNNING under status=QUEUED, or
+            # pushed down by newer jobs) gets its last state once, not a frozen status.
+            listed = {job.job_id for job in found}
+            for job_id in [j for j in sent if j not in listed][:LEFT_PER_POLL]:
+                del sent[job_id]
+                with contextlib.suppress(NotFoundError):
+                    await _send(response, job_row(await user.job(job_id)))
             await asyncio.sleep(LIST_POLL_S)
             quiet_s += LIST_POLL_S
             if quiet_s >= KEEPALIVE_S:

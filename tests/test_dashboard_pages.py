@@ -6,6 +6,8 @@ show as text, checked without a browser (the browser tests cover live updates).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -22,7 +24,7 @@ from dashboard.server import start_dashboard
 from dashboard.sessions import SESSION_COOKIE, SessionStore
 from tests.berth_system import BerthSystem
 from tests.dashboard_helpers import Http, csrf_of, dashboard_client, dashboard_config, sign_in
-from tests.grpc_helpers import Submitter
+from tests.grpc_helpers import Agent, Submitter
 from tests.tls_material import CertificateAuthority
 
 pytestmark = pytest.mark.asyncio
@@ -244,3 +246,34 @@ async def test_https_with_secure_cookies(system: BerthSystem, tmp_path: Path) ->
                 await plain.get(f"https://localhost:{running.port}/signin")  # untrusted
     finally:
         await running.stop()
+
+
+async def _next_job_event(stream: aiohttp.StreamReader, job_id: str) -> dict[str, object]:
+    """The next `job` event about job_id (keep-alives and other jobs skipped)."""
+    while True:
+        line = (await asyncio.wait_for(stream.readline(), timeout=20)).decode()
+        if line.startswith("data: "):
+            row: dict[str, object] = json.loads(line[len("data: ") :])
+            if row["job_id"] == job_id:
+                return row
+
+
+async def test_the_live_list_sends_a_job_that_left_its_filter_once_more(
+    system: BerthSystem, client: Http
+) -> None:
+    with (
+        grpc.insecure_channel(system.submission_address) as submission,
+        grpc.insecure_channel(system.execution_address) as execution,
+    ):
+        job_id = Submitter(submission, system.tokens["developer"]).submit(backend="qpu")
+        await sign_in(client, system.tokens["developer"])
+        events = await client.get("/events/jobs?status=QUEUED&backend=qpu")
+        assert events.headers["Content-Type"] == "text/event-stream"
+        first = await _next_job_event(events.content, job_id)
+        assert (first["status"], first["queue_position"]) == ("QUEUED", 1)
+        agent = Agent(execution, system.tokens["executor"], "live-agent")
+        assigned = await asyncio.to_thread(agent.assign, "qpu")
+        assert assigned is not None and assigned.job_id == job_id
+        left = await _next_job_event(events.content, job_id)
+        assert left["status"] == "RUNNING" and left["cancellable"] is True
+        events.close()
