@@ -63,14 +63,14 @@ def patched_from_env() -> Iterator[mock.MagicMock]:
         yield from_env
 
 
-def test_runs_the_image_with_the_payload_mounted_read_only_and_gpus(
+async def test_runs_the_image_with_the_payload_mounted_read_only_and_gpus(
     tmp_path: Path, patched_from_env: mock.MagicMock
 ) -> None:
     client = engine(b"the result")
     patched_from_env.return_value = client
     runner = DockerRunner(DockerOptions(image="ghcr.io/lab/sim:1", network="none"), 5.0)
     req = request(tmp_path)
-    result = asyncio.run(runner.run(req))
+    result = await runner.run(req)
     assert result.succeeded, result.error
     assert result.result == b"the result"
     assert result.runner_version == "docker:ghcr.io/lab/sim:1"
@@ -82,7 +82,7 @@ def test_runs_the_image_with_the_payload_mounted_read_only_and_gpus(
     volumes = kwargs["volumes"]
     input_host = next(host for host, bind in volumes.items() if bind["bind"] == "/berth/input")
     assert volumes[input_host]["mode"] == "ro"
-    assert Path(input_host).read_bytes() == b"circuit"
+    assert Path(input_host).read_bytes() == b"circuit"  # noqa: ASYNC240 (a small local file)
     assert kwargs["environment"]["BERTH_OUTPUT"] == "/berth/output/result"
     assert '"backend": "gpu"' in kwargs["environment"]["BERTH_JOB_SETTINGS"]
     (gpu_request,) = kwargs["device_requests"]
@@ -92,40 +92,40 @@ def test_runs_the_image_with_the_payload_mounted_read_only_and_gpus(
     client.containers.run.return_value.remove.assert_called_once_with(force=True)
 
 
-def test_a_failing_container_keeps_its_log_in_the_error_and_the_job_log(
+async def test_a_failing_container_keeps_its_log_in_the_error_and_the_job_log(
     tmp_path: Path, patched_from_env: mock.MagicMock
 ) -> None:
     patched_from_env.return_value = engine(None, status=2)
     req = request(tmp_path)
-    result = asyncio.run(DockerRunner(DockerOptions(image="sim"), 5.0).run(req))
+    result = await DockerRunner(DockerOptions(image="sim"), 5.0).run(req)
     assert not result.succeeded
     assert "container sim exited with code 2" in result.error
     assert result.error.rstrip().endswith("step 1 of 1")
     assert b"step 1 of 1" in req.log.output
 
 
-def test_keep_containers_leaves_the_container(
+async def test_keep_containers_leaves_the_container(
     tmp_path: Path, patched_from_env: mock.MagicMock
 ) -> None:
     client = engine()
     patched_from_env.return_value = client
     options = DockerOptions(image="sim", keep_containers=True)
-    assert asyncio.run(DockerRunner(options, 5.0).run(request(tmp_path))).succeeded
+    assert (await DockerRunner(options, 5.0).run(request(tmp_path))).succeeded
     client.containers.run.return_value.remove.assert_not_called()
 
 
-def test_job_may_pick_an_allowed_image_only(
+async def test_job_may_pick_an_allowed_image_only(
     tmp_path: Path, patched_from_env: mock.MagicMock
 ) -> None:
     client = engine()
     patched_from_env.return_value = client
     options = DockerOptions(image="sim", allowed_images=("ghcr.io/lab/*",))
     runner = DockerRunner(options, 5.0)
-    refused = asyncio.run(runner.run(request(tmp_path, image="evil/miner:latest")))
+    refused = await runner.run(request(tmp_path, image="evil/miner:latest"))
     assert not refused.succeeded
     assert "image 'evil/miner:latest' is not allowed" in refused.error
     client.containers.run.assert_not_called()
-    allowed = asyncio.run(runner.run(request(tmp_path / "2", image="ghcr.io/lab/qsim:2")))
+    allowed = await runner.run(request(tmp_path / "2", image="ghcr.io/lab/qsim:2"))
     assert allowed.succeeded
     assert client.containers.run.call_args.args[0] == "ghcr.io/lab/qsim:2"
 
@@ -137,7 +137,7 @@ def test_image_choice() -> None:
         choose_image(options, {})
 
 
-def test_cancel_stops_and_removes_the_container(
+async def test_cancel_stops_and_removes_the_container(
     tmp_path: Path, patched_from_env: mock.MagicMock
 ) -> None:
     client = engine()
@@ -153,15 +153,12 @@ def test_cancel_stops_and_removes_the_container(
     container.stop.side_effect = lambda **_: stopped.set()
     patched_from_env.return_value = client
 
-    async def cancel_while_running() -> asyncio.Task[Any]:
-        task = asyncio.create_task(DockerRunner(DockerOptions(image="sim"), 3.0).run(req))
-        assert await asyncio.to_thread(waiting.wait, 10)
-        task.cancel()
-        await asyncio.wait({task})
-        return task
-
     req = request(tmp_path)
-    assert asyncio.run(cancel_while_running()).cancelled()
+    task = asyncio.create_task(DockerRunner(DockerOptions(image="sim"), 3.0).run(req))
+    assert await asyncio.to_thread(waiting.wait, 10)
+    task.cancel()
+    await asyncio.wait({task})
+    assert task.cancelled()
     container.stop.assert_called_once_with(timeout=3)
     container.remove.assert_called_once_with(force=True)
     assert b"loading model" in req.log.output

@@ -41,10 +41,6 @@ def request(tmp_path: Path, payload: bytes = b"", **settings: Any) -> RunRequest
     )
 
 
-def run(runner: Runner, req: RunRequest) -> RunResult:
-    return asyncio.run(runner.run(req))
-
-
 async def read_fifo(path: Path, timeout_s: float = 15.0) -> str:
     """What the job writes to the FIFO once it is running; unblocks a reader if it never does."""
     reader = asyncio.ensure_future(asyncio.to_thread(path.read_text))
@@ -70,13 +66,13 @@ async def cancel_when_started(runner: Runner, req: RunRequest, fifo: Path) -> st
 # -- command runner -----------------------------------------------------------------------
 
 
-def test_command_payload_on_stdin_result_on_stdout(tmp_path: Path) -> None:
+async def test_command_payload_on_stdin_result_on_stdout(tmp_path: Path) -> None:
     script = "import sys,os; d=sys.stdin.buffer.read(); sys.stdout.buffer.write(d.upper())"
-    result = run(CommandRunner([PY, "-c", script], 1.0), request(tmp_path, b"hello"))
+    result = await CommandRunner([PY, "-c", script], 1.0).run(request(tmp_path, b"hello"))
     assert result == RunResult(True, result=b"HELLO")
 
 
-def test_command_with_input_and_output_files_settings_and_gpus(tmp_path: Path) -> None:
+async def test_command_with_input_and_output_files_settings_and_gpus(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import json, os, sys
@@ -89,21 +85,21 @@ def test_command_with_input_and_output_files_settings_and_gpus(tmp_path: Path) -
         """
     )
     req = request(tmp_path, b"12345", n_shots=7)
-    result = run(CommandRunner([PY, "-c", script, "{input}", "{output}"], 1.0), req)
+    result = await CommandRunner([PY, "-c", script, "{input}", "{output}"], 1.0).run(req)
     assert result.succeeded, result.error
     assert result.result == b'{"gpus": "3", "len": 5, "n": 7}'
     assert b"to the log" in req.log.output
 
 
-def test_the_bundled_echo_program_gives_a_deterministic_result(tmp_path: Path) -> None:
+async def test_the_bundled_echo_program_gives_a_deterministic_result(tmp_path: Path) -> None:
     argv = [PY, str(ROOT / "examples" / "echo_program.py"), "{input}", "{output}"]
-    first = run(CommandRunner(argv, 1.0), request(tmp_path, b"OPENQASM 3;", n_shots=100))
+    first = await CommandRunner(argv, 1.0).run(request(tmp_path, b"OPENQASM 3;", n_shots=100))
     assert first.succeeded, first.error
     settings = {"backend": "emulator", "n_shots": 100, "job_id": "job-1"}
     assert first.result == make_result(b"OPENQASM 3;", settings)
 
 
-def test_command_failure_reports_the_tail_of_stderr(tmp_path: Path) -> None:
+async def test_command_failure_reports_the_tail_of_stderr(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import sys
@@ -113,7 +109,7 @@ def test_command_failure_reports_the_tail_of_stderr(tmp_path: Path) -> None:
         sys.exit(3)
         """
     )
-    result = run(CommandRunner([PY, "-c", script], 1.0), request(tmp_path))
+    result = await CommandRunner([PY, "-c", script], 1.0).run(request(tmp_path))
     assert not result.succeeded
     assert result.error.startswith("program ")
     assert "exited with code 3" in result.error
@@ -122,19 +118,19 @@ def test_command_failure_reports_the_tail_of_stderr(tmp_path: Path) -> None:
     assert "progress 0\n" not in result.error  # only the tail
 
 
-def test_command_that_cannot_start(tmp_path: Path) -> None:
-    result = run(CommandRunner(["/no/such/program"], 1.0), request(tmp_path))
+async def test_command_that_cannot_start(tmp_path: Path) -> None:
+    result = await CommandRunner(["/no/such/program"], 1.0).run(request(tmp_path))
     assert not result.succeeded
     assert "cannot start '/no/such/program'" in result.error
 
 
-def test_output_file_missing_is_a_failure(tmp_path: Path) -> None:
-    result = run(CommandRunner([PY, "-c", "pass", "{output}"], 1.0), request(tmp_path))
+async def test_output_file_missing_is_a_failure(tmp_path: Path) -> None:
+    result = await CommandRunner([PY, "-c", "pass", "{output}"], 1.0).run(request(tmp_path))
     assert not result.succeeded
     assert "wrote no {output} file" in result.error
 
 
-def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
+async def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
     fifo = tmp_path / "started"
     os.mkfifo(fifo)
     script = textwrap.dedent(
@@ -147,12 +143,12 @@ def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
         """
     )
     req = request(tmp_path)
-    started = asyncio.run(cancel_when_started(CommandRunner([PY, "-c", script], 5.0), req, fifo))
+    started = await cancel_when_started(CommandRunner([PY, "-c", script], 5.0), req, fifo)
     pids = [int(pid) for pid in started.split()]
     assert all(ends_soon(pid) for pid in pids)
 
 
-def test_a_program_ignoring_sigterm_is_killed_after_the_kill_grace(tmp_path: Path) -> None:
+async def test_a_program_ignoring_sigterm_is_killed_after_the_kill_grace(tmp_path: Path) -> None:
     fifo = tmp_path / "started"
     os.mkfifo(fifo)
     script = textwrap.dedent(
@@ -166,11 +162,11 @@ def test_a_program_ignoring_sigterm_is_killed_after_the_kill_grace(tmp_path: Pat
         """
     )
     runner = CommandRunner([PY, "-c", script], kill_grace_s=0.2)
-    started = asyncio.run(cancel_when_started(runner, request(tmp_path), fifo))
+    started = await cancel_when_started(runner, request(tmp_path), fifo)
     assert ends_soon(int(started))
 
 
-def test_background_leftovers_are_killed_when_the_program_ends(tmp_path: Path) -> None:
+async def test_background_leftovers_are_killed_when_the_program_ends(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import subprocess, sys
@@ -179,7 +175,7 @@ def test_background_leftovers_are_killed_when_the_program_ends(tmp_path: Path) -
         print(child.pid)
         """
     )
-    result = run(CommandRunner([PY, "-c", script], 1.0), request(tmp_path))
+    result = await CommandRunner([PY, "-c", script], 1.0).run(request(tmp_path))
     assert result.succeeded
     assert ends_soon(int(result.result))
 
@@ -225,23 +221,27 @@ def python_runner(functions: Path, name: str) -> PythonRunner:
     return PythonRunner(f"jobfuncs:{name}", [functions], kill_grace_s=1.0)
 
 
-def test_python_function_result_and_prints_in_the_log(tmp_path: Path, functions: Path) -> None:
+async def test_python_function_result_and_prints_in_the_log(
+    tmp_path: Path, functions: Path
+) -> None:
     req = request(tmp_path, b"abc")
-    result = run(python_runner(functions, "reverse"), req)
+    result = await python_runner(functions, "reverse").run(req)
     assert result == RunResult(True, result=b"cba")
     assert b"reversing 3 bytes for emulator" in req.log.output
 
 
-def test_the_bundled_echo_function_matches_the_echo_program(tmp_path: Path) -> None:
+async def test_the_bundled_echo_function_matches_the_echo_program(tmp_path: Path) -> None:
     runner = PythonRunner("examples.echo_function:run", [ROOT], kill_grace_s=1.0)
-    result = run(runner, request(tmp_path, b"OPENQASM 3;", n_shots=100))
+    result = await runner.run(request(tmp_path, b"OPENQASM 3;", n_shots=100))
     assert result.succeeded, result.error
     settings = {"backend": "emulator", "n_shots": 100}
     assert result.result == make_result(b"OPENQASM 3;", settings)
 
 
-def test_python_exception_fails_with_the_traceback_tail(tmp_path: Path, functions: Path) -> None:
-    result = run(python_runner(functions, "raises"), request(tmp_path))
+async def test_python_exception_fails_with_the_traceback_tail(
+    tmp_path: Path, functions: Path
+) -> None:
+    result = await python_runner(functions, "raises").run(request(tmp_path))
     assert not result.succeeded
     assert "jobfuncs:raises exited with code 1" in result.error
     assert result.error.rstrip().endswith("ValueError: the payload is not a circuit")
@@ -250,11 +250,11 @@ def test_python_exception_fails_with_the_traceback_tail(tmp_path: Path, function
 @pytest.mark.parametrize(
     ("function", "signal_name"), [("segfault", "SIGSEGV"), ("aborts", "SIGABRT")]
 )
-def test_python_runner_survives_a_crashing_function(
+async def test_python_runner_survives_a_crashing_function(
     tmp_path: Path, functions: Path, function: str, signal_name: str
 ) -> None:
     req = request(tmp_path)
-    result = run(python_runner(functions, function), req)
+    result = await python_runner(functions, function).run(req)
     assert not result.succeeded
     assert f"killed by {signal_name}" in result.error
     if signal_name == "SIGSEGV":
@@ -262,26 +262,28 @@ def test_python_runner_survives_a_crashing_function(
     # ... and the next job runs normally.
     next_job = tmp_path / "next"
     next_job.mkdir()
-    assert run(python_runner(functions, "reverse"), request(next_job, b"ok")) == RunResult(
+    assert await python_runner(functions, "reverse").run(request(next_job, b"ok")) == RunResult(
         True, result=b"ko"
     )
 
 
-def test_python_function_that_never_returns_is_killed(tmp_path: Path, functions: Path) -> None:
+async def test_python_function_that_never_returns_is_killed(
+    tmp_path: Path, functions: Path
+) -> None:
     fifo = tmp_path / "started"
     os.mkfifo(fifo)
     req = request(tmp_path, parameters={"fifo": str(fifo)})
-    started = asyncio.run(cancel_when_started(python_runner(functions, "never_returns"), req, fifo))
+    started = await cancel_when_started(python_runner(functions, "never_returns"), req, fifo)
     assert ends_soon(int(started))
 
 
-def test_python_function_must_return_bytes(tmp_path: Path, functions: Path) -> None:
-    result = run(python_runner(functions, "returns_text"), request(tmp_path))
+async def test_python_function_must_return_bytes(tmp_path: Path, functions: Path) -> None:
+    result = await python_runner(functions, "returns_text").run(request(tmp_path))
     assert not result.succeeded
     assert "returned str, it must return bytes" in result.error
 
 
-def test_python_function_that_cannot_be_imported(tmp_path: Path, functions: Path) -> None:
-    result = run(PythonRunner("no_such_module:run", [functions], 1.0), request(tmp_path))
+async def test_python_function_that_cannot_be_imported(tmp_path: Path, functions: Path) -> None:
+    result = await PythonRunner("no_such_module:run", [functions], 1.0).run(request(tmp_path))
     assert not result.succeeded
     assert "cannot load no_such_module:run" in result.error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import logging
 import socket
@@ -60,10 +59,10 @@ def uploader(targets: Targets, refresh: Any = None, attempts: int = 3) -> Upload
     )
 
 
-def test_result_and_log_land_gzipped_with_the_signed_content_type(bucket: Bucket) -> None:
+async def test_result_and_log_land_gzipped_with_the_signed_content_type(bucket: Bucket) -> None:
     up = uploader((bucket.target("j/result"), bucket.target("j/log")))
-    stored = asyncio.run(up.put("result", b'{"counts": {"00": 5}}'))
-    asyncio.run(up.put("log", b"line 1\nline 2\n"))
+    stored = await up.put("result", b'{"counts": {"00": 5}}')
+    await up.put("log", b"line 1\nline 2\n")
     body, content_type = bucket.get("j/result")
     assert gzip.decompress(body) == b'{"counts": {"00": 5}}'
     assert stored == len(body)
@@ -71,7 +70,7 @@ def test_result_and_log_land_gzipped_with_the_signed_content_type(bucket: Bucket
     assert gzip.decompress(bucket.get("j/log")[0]) == b"line 1\nline 2\n"
 
 
-def test_an_expired_url_is_refreshed_through_the_scheduler(
+async def test_an_expired_url_is_refreshed_through_the_scheduler(
     bucket: Bucket, caplog: pytest.LogCaptureFixture
 ) -> None:
     refreshes: list[str] = []
@@ -83,33 +82,33 @@ def test_an_expired_url_is_refreshed_through_the_scheduler(
     expired = bucket.target("j/result")
     expired.expires_at.CopyFrom(to_timestamp(time.time() - 1))
     with caplog.at_level(logging.INFO):
-        asyncio.run(uploader((expired, bucket.target("j/log")), refresh).put("result", b"r"))
+        await uploader((expired, bucket.target("j/log")), refresh).put("result", b"r")
     assert refreshes == ["called"]
     assert gzip.decompress(bucket.get("j/result")[0]) == b"r"
     assert "job job-1 upload_url_refreshed reason=upload URL expired" in caplog.text
 
 
-def test_http_errors_are_retried_then_reported_with_their_reason(bucket: Bucket) -> None:
+async def test_http_errors_are_retried_then_reported_with_their_reason(bucket: Bucket) -> None:
     missing = bucket.target("j/result", bucket=f"no-such-bucket-{uuid.uuid4().hex[:8]}")
     with pytest.raises(UploadError) as caught:
-        asyncio.run(uploader((missing, missing), attempts=3).put("result", b"r"))
+        await uploader((missing, missing), attempts=3).put("result", b"r")
     assert "result upload failed after 3 attempts: HTTP 404" in str(caught.value)
     assert "NoSuchBucket" in str(caught.value)
 
 
-def test_an_unreachable_storage_endpoint_is_reported() -> None:
+async def test_an_unreachable_storage_endpoint_is_reported() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once the socket closes
     target = job_pb2.UploadTarget(url=f"http://127.0.0.1:{port}/b/k", headers={})
     with pytest.raises(UploadError, match="log upload failed after 2 attempts: ConnectionError"):
-        asyncio.run(uploader((target, target), attempts=2).put("log", b"x"))
+        await uploader((target, target), attempts=2).put("log", b"x")
 
 
-def test_a_failing_refresh_counts_as_a_failed_attempt(bucket: Bucket) -> None:
+async def test_a_failing_refresh_counts_as_a_failed_attempt(bucket: Bucket) -> None:
     async def refresh() -> Targets:
         raise RuntimeError("scheduler away")
 
     no_url = job_pb2.UploadTarget()
     with pytest.raises(UploadError, match="RefreshUploadUrl failed: RuntimeError: scheduler away"):
-        asyncio.run(uploader((no_url, no_url), refresh, attempts=2).put("result", b"r"))
+        await uploader((no_url, no_url), refresh, attempts=2).put("result", b"r")

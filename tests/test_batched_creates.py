@@ -82,24 +82,21 @@ def io() -> Iterator[BlockingIo]:
     pool.shutdown()
 
 
-def create_all(
+async def create_all(
     creates: JobCreates, jobs: list[JobRecord]
 ) -> list[tuple[str, BaseException | None]]:
     """Every job's submission at once; (job id, what its create raised or None)."""
-
-    async def together() -> list[BaseException | None]:
-        return await asyncio.gather(*(creates.create(job) for job in jobs), return_exceptions=True)
-
-    return list(zip([job.job_id for job in jobs], asyncio.run(together()), strict=True))
+    raised = await asyncio.gather(*(creates.create(job) for job in jobs), return_exceptions=True)
+    return list(zip([job.job_id for job in jobs], raised, strict=True))
 
 
-def test_only_the_submissions_whose_records_were_written_are_acknowledged(
+async def test_only_the_submissions_whose_records_were_written_are_acknowledged(
     client: DynamoDBClient, store: DynamoDbJobStore, io: BlockingIo
 ) -> None:
     jobs = [new_job() for _ in range(40)]
     never = {job.job_id for job in jobs[3::4]}
     throttle = ThrottledPuts(client, lambda job_id, _: job_id in never)
-    outcomes = create_all(JobCreates(store, io), jobs)
+    outcomes = await create_all(JobCreates(store, io), jobs)
     acknowledged = {job_id for job_id, raised in outcomes if raised is None}
     assert acknowledged == {job.job_id for job in jobs} - never
     for job_id, raised in outcomes:
@@ -110,17 +107,17 @@ def test_only_the_submissions_whose_records_were_written_are_acknowledged(
     assert all(throttle.refused[job_id] > 1 for job_id in never)  # each was tried again
 
 
-def test_items_left_unprocessed_for_a_while_are_written_and_acknowledged(
+async def test_items_left_unprocessed_for_a_while_are_written_and_acknowledged(
     client: DynamoDBClient, store: DynamoDbJobStore, io: BlockingIo
 ) -> None:
     jobs = [new_job() for _ in range(30)]
     throttle = ThrottledPuts(client, lambda _, times_refused: times_refused < 2)
-    assert all(raised is None for _, raised in create_all(JobCreates(store, io), jobs))
+    assert all(raised is None for _, raised in await create_all(JobCreates(store, io), jobs))
     assert set(store.get_many([job.job_id for job in jobs])) == {job.job_id for job in jobs}
     assert set(throttle.refused.values()) == {2}
 
 
-def test_a_submission_given_up_before_its_batch_left_is_not_written(
+async def test_a_submission_given_up_before_its_batch_left_is_not_written(
     client: DynamoDBClient, store: DynamoDbJobStore, io: BlockingIo
 ) -> None:
     first, given_up = new_job(), new_job()
@@ -133,17 +130,14 @@ def test_a_submission_given_up_before_its_batch_left_is_not_written(
 
     client.meta.events.register("before-call.dynamodb.BatchWriteItem", hold_the_first_request)
 
-    async def scenario() -> None:
-        creates = JobCreates(store, io)
-        out = asyncio.ensure_future(creates.create(first))
-        assert await asyncio.to_thread(sending.wait, 10)  # the first batch is on its way
-        waiting = asyncio.ensure_future(creates.create(given_up))
-        await asyncio.sleep(0)
-        waiting.cancel()  # its caller gave up (deadline, disconnect) before it was sent
-        release.set()
-        await out
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-
-    asyncio.run(scenario())
+    creates = JobCreates(store, io)
+    out = asyncio.ensure_future(creates.create(first))
+    assert await asyncio.to_thread(sending.wait, 10)  # the first batch is on its way
+    waiting = asyncio.ensure_future(creates.create(given_up))
+    await asyncio.sleep(0)
+    waiting.cancel()  # its caller gave up (deadline, disconnect) before it was sent
+    release.set()
+    await out
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
     assert set(store.get_many([first.job_id, given_up.job_id])) == {first.job_id}

@@ -11,7 +11,6 @@ retries ends with exactly one job per submission.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -134,7 +133,7 @@ def sweeper(
     )
 
 
-def test_the_sweep_deletes_old_inputs_without_a_record_and_nothing_else(
+async def test_the_sweep_deletes_old_inputs_without_a_record_and_nothing_else(
     storage: tuple[DynamoDbJobStore, S3BlobStore],
 ) -> None:
     store, blobs = storage
@@ -144,19 +143,19 @@ def test_the_sweep_deletes_old_inputs_without_a_record_and_nothing_else(
     blobs.put_input("orphan-1", b"crashed between the writes", {})
 
     young = sweeper(storage, time.time)  # both inputs are seconds old: too young to judge
-    assert asyncio.run(young.sweep_once()) == []
+    assert await young.sweep_once() == []
     later = sweeper(storage, lambda: time.time() + 2 * HOUR)
-    assert asyncio.run(later.sweep_once()) == ["orphan-1"]
+    assert await later.sweep_once() == ["orphan-1"]
     assert [stored.job_id for stored in blobs.list_inputs(time.time() + 60)] == [job.job_id]
 
 
-def test_the_sweep_leaves_inputs_older_than_the_job_retention_alone(
+async def test_the_sweep_leaves_inputs_older_than_the_job_retention_alone(
     storage: tuple[DynamoDbJobStore, S3BlobStore],
 ) -> None:
     _, blobs = storage
     blobs.put_input("kept-on-purpose", b"save_job: its record expired, the input stays", {})
     much_later = sweeper(storage, lambda: time.time() + 40 * 24 * HOUR)
-    assert asyncio.run(much_later.sweep_once()) == []
+    assert await much_later.sweep_once() == []
 
 
 # --- what never runs, and what fails clearly ---------------------------------------------

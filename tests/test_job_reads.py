@@ -86,57 +86,51 @@ def reads_of(store: CountingStore, io: BlockingIo, capacity: int = 100) -> JobRe
     return JobReads(store, io, FinishedJobs(capacity, clock=lambda: NOW))
 
 
-def test_only_terminal_records_are_answered_from_memory(
+async def test_only_terminal_records_are_answered_from_memory(
     stores: tuple[CountingStore, DynamoDbJobStore], queued: JobRecord, io: BlockingIo
 ) -> None:
     mine, other = stores
     job = queued
 
-    async def scenario() -> None:
-        reads = reads_of(mine, io)
-        for _ in range(2):
-            queued = await reads.get(job.job_id)
-            assert queued is not None and queued.status is JobStatus.QUEUED
-        assert len(mine.reads) == 2
-        other.claim(job.job_id, "agent-1", NOW + 60, NOW)  # through another replica
-        running = await reads.get(job.job_id)
-        assert running is not None and running.status is JobStatus.RUNNING
-        other.finish(job.job_id, "agent-1", completion(), int(NOW) + 3600)
-        finished = await reads.get(job.job_id)
-        assert finished is not None and finished.status is JobStatus.COMPLETED
-        assert len(mine.reads) == 4
-        assert await reads.get(job.job_id) == finished
-        assert len(mine.reads) == 4  # the finished job came from memory
-
-    asyncio.run(scenario())
+    reads = reads_of(mine, io)
+    for _ in range(2):
+        still_queued = await reads.get(job.job_id)
+        assert still_queued is not None and still_queued.status is JobStatus.QUEUED
+    assert len(mine.reads) == 2
+    other.claim(job.job_id, "agent-1", NOW + 60, NOW)  # through another replica
+    running = await reads.get(job.job_id)
+    assert running is not None and running.status is JobStatus.RUNNING
+    other.finish(job.job_id, "agent-1", completion(), int(NOW) + 3600)
+    finished = await reads.get(job.job_id)
+    assert finished is not None and finished.status is JobStatus.COMPLETED
+    assert len(mine.reads) == 4
+    assert await reads.get(job.job_id) == finished
+    assert len(mine.reads) == 4  # the finished job came from memory
 
 
-def test_a_read_asked_during_another_read_is_sent_after_it_and_sees_a_write_between(
+async def test_a_read_asked_during_another_read_is_sent_after_it_and_sees_a_write_between(
     stores: tuple[CountingStore, DynamoDbJobStore], queued: JobRecord, io: BlockingIo
 ) -> None:
     mine, other = stores
     job = queued
     release = mine.hold = threading.Event()
 
-    async def scenario() -> None:
-        reads = reads_of(mine, io)
-        first = asyncio.ensure_future(reads.get(job.job_id))
-        assert await asyncio.to_thread(mine.held.wait, 10)  # the first read is on its way
-        claimed = other.claim(job.job_id, "agent-1", NOW + 60, NOW)
-        assert claimed is not None
-        second = asyncio.ensure_future(reads.get(job.job_id))
-        await asyncio.sleep(0)  # the second read is asked for while the first is out
-        release.set()
-        # The first read may answer from before the write or after: both are right for
-        # it. The second was asked after the write, so it goes out on its own, after.
-        assert await asyncio.wait_for(first, 10) is not None
-        assert await asyncio.wait_for(second, 10) == claimed
-        assert mine.reads == [[job.job_id], [job.job_id]]
-
-    asyncio.run(scenario())
+    reads = reads_of(mine, io)
+    first = asyncio.ensure_future(reads.get(job.job_id))
+    assert await asyncio.to_thread(mine.held.wait, 10)  # the first read is on its way
+    claimed = other.claim(job.job_id, "agent-1", NOW + 60, NOW)
+    assert claimed is not None
+    second = asyncio.ensure_future(reads.get(job.job_id))
+    await asyncio.sleep(0)  # the second read is asked for while the first is out
+    release.set()
+    # The first read may answer from before the write or after: both are right for
+    # it. The second was asked after the write, so it goes out on its own, after.
+    assert await asyncio.wait_for(first, 10) is not None
+    assert await asyncio.wait_for(second, 10) == claimed
+    assert mine.reads == [[job.job_id], [job.job_id]]
 
 
-def test_concurrent_reads_of_different_jobs_share_batch_reads_and_each_gets_its_own(
+async def test_concurrent_reads_of_different_jobs_share_batch_reads_and_each_gets_its_own(
     stores: tuple[CountingStore, DynamoDbJobStore], io: BlockingIo
 ) -> None:
     mine, other = stores
@@ -144,14 +138,11 @@ def test_concurrent_reads_of_different_jobs_share_batch_reads_and_each_gets_its_
     for job in jobs:
         assert other.create(job)
 
-    async def scenario() -> None:
-        reads = reads_of(mine, io)
-        found = await asyncio.gather(*(reads.get(job.job_id) for job in jobs))
-        assert found == jobs
-        assert len(mine.reads) < len(jobs)
-        assert sorted(i for batch in mine.reads for i in batch) == sorted(j.job_id for j in jobs)
-
-    asyncio.run(scenario())
+    reads = reads_of(mine, io)
+    found = await asyncio.gather(*(reads.get(job.job_id) for job in jobs))
+    assert found == jobs
+    assert len(mine.reads) < len(jobs)
+    assert sorted(i for batch in mine.reads for i in batch) == sorted(j.job_id for j in jobs)
 
 
 def test_finished_jobs_are_bounded_and_forgotten_once_expired() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -137,15 +136,13 @@ def test_lines_of_one_call_share_its_request_id_and_tokens_never_appear(
         assert secret not in text
 
 
-def test_storage_calls_on_worker_threads_log_under_the_request_id(json_log: io.StringIO) -> None:
+async def test_storage_calls_on_worker_threads_log_under_the_request_id(
+    json_log: io.StringIO,
+) -> None:
     pool = BlockingIo(1, "test-io")
-
-    async def call() -> None:
+    try:
         request_id_var.set("req-on-a-thread")
         await pool.run(logging.getLogger("scheduler.test").warning, "from a worker thread")
-
-    try:
-        asyncio.run(call())
     finally:
         pool.shutdown()
     (line,) = [

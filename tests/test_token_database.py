@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,25 +60,22 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {token}"),)
 
 
-def serve(registry: TokenRegistry, body: Callable[[Stub], Awaitable[None]]) -> None:
-    """Run `body(stub)` against a real server for `registry` on a loopback port."""
-
-    async def main() -> None:
-        async with (
-            running_token_database(registry) as db,
-            grpc.aio.insecure_channel(db.address) as channel,
-        ):
-            await body(token_database_pb2_grpc.TokenDatabaseServiceStub(channel))
-
-    asyncio.run(main())
+@asynccontextmanager
+async def served(registry: TokenRegistry) -> AsyncIterator[Stub]:
+    """A stub of a real server for `registry` on a loopback port."""
+    async with (
+        running_token_database(registry) as db,
+        grpc.aio.insecure_channel(db.address) as channel,
+    ):
+        yield token_database_pb2_grpc.TokenDatabaseServiceStub(channel)
 
 
 def stamp(seconds: float) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=int(seconds))
 
 
-def test_a_created_token_verifies_with_its_name_and_role(tokens: Tokens) -> None:
-    async def body(stub: Stub) -> None:
+async def test_a_created_token_verifies_with_its_name_and_role(tokens: Tokens) -> None:
+    async with served(tokens.registry) as stub:
         created = await stub.CreateToken(
             tdb.CreateTokenRequest(name="alice", role="developer"),
             metadata=bearer(tokens.admin_token),
@@ -91,11 +88,9 @@ def test_a_created_token_verifies_with_its_name_and_role(tokens: Tokens) -> None
         assert info.created_at.seconds == int(tokens.clock.now)
         assert not info.HasField("expires_at")
 
-    serve(tokens.registry, body)
 
-
-def test_an_unknown_token_is_not_found_and_never_echoed(tokens: Tokens) -> None:
-    async def body(stub: Stub) -> None:
+async def test_an_unknown_token_is_not_found_and_never_echoed(tokens: Tokens) -> None:
+    async with served(tokens.registry) as stub:
         guess = "berth_" + "x" * 43
         error = await refused(stub.GetTokenInfo(tdb.GetTokenInfoRequest(token=guess)))
         assert error.code() == grpc.StatusCode.NOT_FOUND
@@ -104,11 +99,9 @@ def test_an_unknown_token_is_not_found_and_never_echoed(tokens: Tokens) -> None:
             error = await refused(stub.GetTokenInfo(tdb.GetTokenInfoRequest(token=token)))
             assert error.code() == grpc.StatusCode.NOT_FOUND
 
-    serve(tokens.registry, body)
 
-
-def test_an_expired_token_is_refused_until_renewed(tokens: Tokens) -> None:
-    async def body(stub: Stub) -> None:
+async def test_an_expired_token_is_refused_until_renewed(tokens: Tokens) -> None:
+    async with served(tokens.registry) as stub:
         admin = bearer(tokens.admin_token)
         created = await stub.CreateToken(
             tdb.CreateTokenRequest(
@@ -142,13 +135,11 @@ def test_an_expired_token_is_refused_until_renewed(tokens: Tokens) -> None:
         tokens.clock.advance(10 * 365 * 86400)
         assert (await stub.GetTokenInfo(request)).name == "bob"
 
-    serve(tokens.registry, body)
 
-
-def test_a_deleted_token_is_refused(tokens: Tokens) -> None:
+async def test_a_deleted_token_is_refused(tokens: Tokens) -> None:
     token, info = tokens.registry.create_token("carol", "executor")
 
-    async def body(stub: Stub) -> None:
+    async with served(tokens.registry) as stub:
         await stub.GetTokenInfo(tdb.GetTokenInfoRequest(token=token))
         await stub.DeleteToken(
             tdb.DeleteTokenRequest(token_id=info.token_id), metadata=bearer(tokens.admin_token)
@@ -164,21 +155,17 @@ def test_a_deleted_token_is_refused(tokens: Tokens) -> None:
         assert again.code() == grpc.StatusCode.NOT_FOUND
         assert info.token_id in (again.details() or "")
 
-    serve(tokens.registry, body)
 
-
-def test_listing_shows_ids_and_names_but_never_a_token(tokens: Tokens) -> None:
+async def test_listing_shows_ids_and_names_but_never_a_token(tokens: Tokens) -> None:
     issued = [tokens.registry.create_token(f"user{i}", "developer") for i in range(3)]
 
-    async def body(stub: Stub) -> None:
+    async with served(tokens.registry) as stub:
         listed = await stub.ListTokens(tdb.ListTokensRequest(), metadata=bearer(tokens.admin_token))
         assert {t.name for t in listed.tokens} == {"root", "user0", "user1", "user2"}
         assert {info.token_id for _, info in issued} <= {t.token_id for t in listed.tokens}
         wire = listed.SerializeToString()
         for token, _ in [*issued, (tokens.admin_token, None)]:
             assert token.encode() not in wire
-
-    serve(tokens.registry, body)
 
 
 def test_only_hashes_of_tokens_are_stored(tokens: Tokens) -> None:
@@ -195,11 +182,11 @@ def test_only_hashes_of_tokens_are_stored(tokens: Tokens) -> None:
     assert "expires_at" not in never
 
 
-def test_management_needs_an_admin_token(tokens: Tokens) -> None:
+async def test_management_needs_an_admin_token(tokens: Tokens) -> None:
     developer_token, _ = tokens.registry.create_token("eve", "developer")
     request = tdb.CreateTokenRequest(name="mallory", role="admin")
 
-    async def body(stub: Stub) -> None:
+    async with served(tokens.registry) as stub:
         cases = [
             ((), grpc.StatusCode.UNAUTHENTICATED, "authorization: Bearer <token>"),
             (
@@ -224,13 +211,11 @@ def test_management_needs_an_admin_token(tokens: Tokens) -> None:
                 assert tokens.admin_token not in (error.details() or "")
         assert "mallory" not in [i.name for i in tokens.registry.list_tokens()]
 
-    serve(tokens.registry, body)
 
-
-def test_bad_requests_say_what_to_change(tokens: Tokens) -> None:
+async def test_bad_requests_say_what_to_change(tokens: Tokens) -> None:
     admin = bearer(tokens.admin_token)
 
-    async def body(stub: Stub) -> None:
+    async with served(tokens.registry) as stub:
         cases: list[tuple[Awaitable[Any], grpc.StatusCode, str]] = [
             (
                 stub.CreateToken(tdb.CreateTokenRequest(name="x", role="root"), metadata=admin),
@@ -275,24 +260,19 @@ def test_bad_requests_say_what_to_change(tokens: Tokens) -> None:
             assert (error.code(), hint in (error.details() or "")) == (code, True), error
             assert tokens.admin_token not in (error.details() or "")
 
-    serve(tokens.registry, body)
+
+async def test_health_is_reported_per_service_without_a_token(tokens: Tokens) -> None:
+    async with (
+        running_token_database(tokens.registry) as db,
+        grpc.aio.insecure_channel(db.address) as channel,
+    ):
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "berth.tokens.v1.TokenDatabaseService"):
+            response = await health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_health_is_reported_per_service_without_a_token(tokens: Tokens) -> None:
-    async def main() -> None:
-        async with (
-            running_token_database(tokens.registry) as db,
-            grpc.aio.insecure_channel(db.address) as channel,
-        ):
-            health = health_pb2_grpc.HealthStub(channel)
-            for service in ("", "berth.tokens.v1.TokenDatabaseService"):
-                response = await health.Check(health_pb2.HealthCheckRequest(service=service))
-                assert response.status == health_pb2.HealthCheckResponse.SERVING
-
-    asyncio.run(main())
-
-
-def test_dynamodb_unreachable_is_unavailable_not_internal() -> None:
+async def test_dynamodb_unreachable_is_unavailable_not_internal() -> None:
     unreachable = boto3.client(
         "dynamodb",
         endpoint_url=f"http://127.0.0.1:{_closed_port()}",
@@ -300,12 +280,10 @@ def test_dynamodb_unreachable_is_unavailable_not_internal() -> None:
     )
     registry = TokenRegistry(DynamoDbTokenStore(unreachable, "tokens"))
 
-    async def body(stub: Stub) -> None:
+    async with served(registry) as stub:
         error = await refused(stub.GetTokenInfo(tdb.GetTokenInfoRequest(token="berth_abc")))
         assert error.code() == grpc.StatusCode.UNAVAILABLE
         assert "retry" in (error.details() or "")
-
-    serve(registry, body)
 
 
 def test_create_token_in_process_for_dev_mode(tokens: Tokens) -> None:
