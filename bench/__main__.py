@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.chart import bar_chart, bars_of, subtitle_of
 from bench.measurements import median_row
-from bench.png_chart import Bar, bar_chart
 from bench.processes import REPO_ROOT
 from bench.report import (
     calls_line,
@@ -120,13 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for v in verdicts
         ],
     }
-    bars = [Bar(v.target.label, v.target.attainment(v.value), v.met) for v in verdicts]
+    bars, subtitle = bars_of(document), subtitle_of(document)
     write_json(out_dir / "results.json", document)
-    bar_chart(bars, out_dir / "chart.png")
+    bar_chart(bars, out_dir / "chart.png", subtitle=subtitle)
     print(f"written: {out_dir / 'results.json'}, {out_dir / 'chart.png'}")
     if args.write_baseline:
         write_json(args.baseline, document)
-        bar_chart(bars, args.baseline.with_suffix(".png"))
+        bar_chart(bars, args.baseline.with_suffix(".png"), subtitle=subtitle)
         print(f"baseline written: {args.baseline}, {args.baseline.with_suffix('.png')}")
     failed = [v for v in verdicts if not v.met or v.regressed]
     return 1 if failed else 0

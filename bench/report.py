@@ -62,11 +62,7 @@ def verdict_lines(verdicts: Sequence[Verdict]) -> list[str]:
     lines = []
     for v in verdicts:
         t = v.target
-        sign = "≥" if t.higher_is_better else "≤"
-        line = (
-            f"{'met    ' if v.met else 'NOT MET'}  {t.description}: "
-            f"{v.value:.3g}{t.unit} (target {sign} {t.limit:g}{t.unit})"
-        )
+        line = f"{'met    ' if v.met else 'NOT MET'}  {t.description}: {t.stated(v.value)}"
         if v.baseline is not None:
             line += f"; baseline {v.baseline:.3g}{t.unit}"
             if v.regressed:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
+import json
 from pathlib import Path
 
-from bench.png_chart import GREEN, RED, Bar, bar_chart
+from matplotlib import image
+
+from bench.chart import MET, MISSED, bars_of
+from bench.chart import main as chart_main
 from bench.queue_phase import PAYLOAD_BYTES, queue_memory, queue_rows
 from bench.targets import TARGETS, judge
 
@@ -34,35 +36,32 @@ def test_queue_memory_counts_more_than_the_payload() -> None:
     assert memory.overhead_per_job == memory.bytes_per_job - PAYLOAD_BYTES
 
 
-def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, offset = [], 8
-    while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset : offset + 4])
-        kind = data[offset + 4 : offset + 8]
-        body = data[offset + 8 : offset + 8 + length]
-        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
-        assert crc == zlib.crc32(kind + body), f"bad CRC in {kind!r}"
-        chunks.append((kind, body))
-        offset += 12 + length
-    return chunks
+def test_the_chart_of_a_results_file_shows_met_and_missed_targets(tmp_path: Path) -> None:
+    first, second = TARGETS[0], TARGETS[1]
+    results = tmp_path / "results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "mode": "quick",
+                "runs": 1,
+                "targets": [
+                    {"key": first.key, "value": first.limit * 2, "met": True},
+                    {"key": second.key, "value": second.limit / 2, "met": False},
+                ],
+            }
+        )
+    )
+
+    assert chart_main([str(results)]) == 0
+
+    pixels = image.imread(results.with_suffix(".png"))[:, :, :3]
+    colours = {tuple(round(255 * c) for c in pixel) for row in pixels for pixel in row}
+    assert _rgb(MET) in colours and _rgb(MISSED) in colours  # the met and the missed bar
+    assert [bar.met for bar in bars_of(json.loads(results.read_text()))] == [True, False]
 
 
-def test_bar_chart_is_a_png_any_decoder_reads(tmp_path: Path) -> None:
-    path = tmp_path / "chart.png"
-
-    bar_chart([Bar("SUBMIT", 0.75, False), Bar("POP", 2.5, True)], path)
-
-    chunks = _chunks(path.read_bytes())
-    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
-    width, height, depth, color_type = struct.unpack(">IIBB", chunks[0][1][:10])
-    assert (depth, color_type) == (8, 2)  # 8-bit RGB
-    raw = zlib.decompress(chunks[1][1])
-    assert len(raw) == height * (1 + 3 * width)
-    rows = [raw[y * (1 + 3 * width) : (y + 1) * (1 + 3 * width)] for y in range(height)]
-    assert all(row[0] == 0 for row in rows)  # filter type "none" on every row
-    pixels = b"".join(row[1:] for row in rows)
-    assert bytes(GREEN) in pixels and bytes(RED) in pixels  # the met and the missed bar
+def _rgb(hex_colour: str) -> tuple[int, ...]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def test_a_target_more_than_ten_percent_worse_than_the_baseline_is_a_regression() -> None:
