@@ -1,28 +1,31 @@
 # The project's habits in one place. Every target runs inside the locked Pipenv
-# environment; `make test` is README's test command minus the install.
+# environment; `make check` is README's test command minus the install.
 PY := python3 -m pipenv run
 
-.PHONY: sync fmt lint typecheck test test-slow proto lock bench dev
+.PHONY: sync check fmt lint typecheck test test-slow proto lock bench dev
 
 sync:
 	python3 -m pipenv sync --dev
+
+check:
+	$(PY) python scripts/check.py
 
 fmt:
 	$(PY) ruff format .
 	$(PY) ruff check --fix .
 
+# The steps of the check, one at a time (scripts/check.py holds their commands).
 lint:
-	$(PY) ruff check .
-	$(PY) ruff format --check .
+	$(PY) python scripts/check.py ruff format
 
 typecheck:
-	$(PY) mypy
+	$(PY) python scripts/check.py mypy
 
 test:
-	$(PY) pytest
+	$(PY) python scripts/check.py tests
 
 test-slow:
-	$(PY) pytest -m slow
+	$(PY) python scripts/check.py slow
 
 proto:
 	$(PY) python scripts/gen_proto.py
