@@ -15,11 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-
-from matplotlib import pyplot
+from matplotlib.figure import Figure
 
 from bench.targets import TARGETS
 
@@ -33,44 +29,43 @@ class Bar:
     label: str
     attainment: float  # 1.0 = exactly at the target, above = better than asked
     met: bool
-    note: str = ""  # written at the bar's end, e.g. the value and its target
+    note: str = ""  # written right of the plot, e.g. the value and its target
 
 
 def bar_chart(bars: Sequence[Bar], path: Path, *, subtitle: str = "") -> None:
     """One bar per target, the target drawn as a line at 1.0."""
-    figure, axes = pyplot.subplots(figsize=(9.0, 0.5 * len(bars) + 1.6), dpi=120)
-    try:
-        rows = range(len(bars))[::-1]  # the first target on top
-        drawn = [min(bar.attainment, CLIP) for bar in bars]
-        axes.barh(rows, drawn, height=0.6, color=[MET if bar.met else MISSED for bar in bars])
-        axes.set_yticks(list(rows), [bar.label for bar in bars])
-        # Each bar's value and target in a column of their own, right of the plot, where
-        # neither the bars nor the target line can run into them.
-        notes = axes.twinx()
-        notes.set_ylim(axes.get_ylim())
-        notes.set_yticks(list(rows), [bar.note for bar in bars], fontsize=9)
-        notes.tick_params(axis="y", length=0)
-        axes.axvline(1.0, color="black", linewidth=1.2)
-        axes.set_xlim(0, CLIP * 1.15)
-        axes.set_xlabel(
-            f"attainment (1.0 = exactly the target, right of it = met; bars end at {CLIP:g})"
-        )
-        axes.set_title(
-            "Berth bench: each target's attainment (green: met, red: not met)",
-            loc="left",
-            fontsize=12,
-        )
-        if subtitle:
-            figure.text(0.01, 0.005, subtitle, fontsize=7, color="#555555", va="bottom")
-        axes.grid(axis="x", color="#dddddd")
-        axes.set_axisbelow(True)
-        for side in ("top", "right"):
-            axes.spines[side].set_visible(False)
-            notes.spines[side].set_visible(False)
-        figure.tight_layout(rect=(0, 0.03 if subtitle else 0, 1, 1))
-        figure.savefig(path)
-    finally:
-        pyplot.close(figure)
+    # A Figure of its own (no pyplot): no global state, no GUI backend, freed with it.
+    figure = Figure(figsize=(9.0, 0.5 * len(bars) + 1.6), dpi=120)
+    axes = figure.subplots()
+    rows = range(len(bars))[::-1]  # the first target on top
+    drawn = [min(bar.attainment, CLIP) for bar in bars]
+    axes.barh(rows, drawn, height=0.6, color=[MET if bar.met else MISSED for bar in bars])
+    axes.set_yticks(list(rows), [bar.label for bar in bars])
+    # Each bar's value and target in a column of their own, right of the plot, where
+    # neither the bars nor the target line can run into them.
+    notes = axes.twinx()
+    notes.set_ylim(axes.get_ylim())
+    notes.set_yticks(list(rows), [bar.note for bar in bars], fontsize=9)
+    notes.tick_params(axis="y", length=0)
+    axes.axvline(1.0, color="black", linewidth=1.2)
+    axes.set_xlim(0, CLIP * 1.15)
+    axes.set_xlabel(
+        f"attainment (1.0 = exactly the target, right of it = met; bars end at {CLIP:g})"
+    )
+    axes.set_title(
+        "Berth bench: each target's attainment (green: met, red: not met)",
+        loc="left",
+        fontsize=12,
+    )
+    if subtitle:
+        figure.text(0.01, 0.005, subtitle, fontsize=7, color="#555555", va="bottom")
+    axes.grid(axis="x", color="#dddddd")
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+        notes.spines[side].set_visible(False)
+    figure.tight_layout(rect=(0, 0.03 if subtitle else 0, 1, 1))
+    figure.savefig(path)
 
 
 def bars_of(document: dict[str, object]) -> list[Bar]:
