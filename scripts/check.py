@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The main suite mostly waits on sockets and subprocesses, so two workers per core keep the
-# cores busy; tests that must share a process say so with xdist_group.
-PYTEST_WORKERS = str(2 * (os.cpu_count() or 1))
+# One worker per core: more would keep the cores busier (the suite mostly waits on sockets
+# and subprocesses) but squeezes the tests that time leases and heartbeats in seconds.
+# Tests that must share a process say so with xdist_group.
+PYTEST_WORKERS = "auto"
 
 
 @dataclass(frozen=True)
