@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from unittest.mock import patch
@@ -164,7 +163,7 @@ def test_provision_without_ttl_warns_and_still_creates_everything(
         assert step in out and step in again, step
 
 
-def test_the_scheduler_warns_at_start_when_the_tables_ttl_is_off(
+async def test_the_scheduler_warns_at_start_when_the_tables_ttl_is_off(
     store_without_ttl: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = AwsSettings(region="us-east-1")
@@ -177,14 +176,11 @@ def test_the_scheduler_warns_at_start_when_the_tables_ttl_is_off(
         bind_host="127.0.0.1",
     )
 
-    async def start_and_stop() -> None:
-        app = SchedulerApp(config, verifier=_NoTokens())
-        await app.start()
-        await app.stop(0)
-
+    app = SchedulerApp(config, verifier=_NoTokens())
     caplog.clear()  # provisioning's own warning
     with caplog.at_level(logging.WARNING):
-        asyncio.run(start_and_stop())
+        await app.start()
+        await app.stop(0)
     ttl = [r.getMessage() for r in caplog.records if "TTL" in r.getMessage()]
     assert len(ttl) == 1 and "berth-jobs" in ttl[0] and "job_expiry" in ttl[0]
 
