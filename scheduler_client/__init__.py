@@ -31,6 +31,7 @@ from scheduler_client.errors import (
 from scheduler_client.job import Job
 from scheduler_client.job_info import JobInfo, JobStatus
 from scheduler_client.retry import RetryPolicy
+from scheduler_client.role_limits import RoleLimits
 from scheduler_client.service_status import Availability, ServiceStatus
 from scheduler_client.token_source import resolve_token
 from scheduler_client.usage_report import UsageFigures, UsageGrouping, UsageReport
@@ -56,6 +57,7 @@ __all__ = [
     "ResourceExhaustedError",
     "ResultDownloadError",
     "RetryPolicy",
+    "RoleLimits",
     "SchedulerUnreachableError",
     "ServiceStatus",
     "UnavailableError",

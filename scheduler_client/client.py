@@ -24,6 +24,7 @@ from scheduler_client.errors import BerthRpcError
 from scheduler_client.job import Job
 from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus, ResultLink
 from scheduler_client.retry import RetryPolicy, call_with_retry
+from scheduler_client.role_limits import RoleLimits
 from scheduler_client.service_status import ServiceStatus
 from scheduler_client.token_source import resolve_token
 from scheduler_client.usage_report import UsageGrouping, UsageReport
@@ -270,6 +271,11 @@ class Client:
         request = submission_pb2.GetServiceStatusRequest(backend=backend)
         response = self._unary("GetServiceStatus", self._stub.GetServiceStatus, request)
         return ServiceStatus.from_pb(response)
+
+    def limits(self) -> RoleLimits:
+        """The caller's role, its limits, and its queued and running jobs counted against them."""
+        request = submission_pb2.GetMyLimitsRequest()
+        return RoleLimits.from_pb(self._unary("GetMyLimits", self._stub.GetMyLimits, request))
 
     def usage(
         self,

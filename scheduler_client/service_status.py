@@ -32,6 +32,7 @@ class ServiceStatus:
     description: str
     queue_length: int
     role_max_timeout_s: float
+    serving: bool  # false while the scheduler cannot reach its token database
 
     @classmethod
     def from_pb(cls, response: submission_pb2.GetServiceStatusResponse) -> ServiceStatus:
@@ -42,6 +43,7 @@ class ServiceStatus:
             description=response.description,
             queue_length=response.queue_length,
             role_max_timeout_s=seconds_of(limit),
+            serving=response.serving,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -51,4 +53,5 @@ class ServiceStatus:
             "description": self.description,
             "queue_length": self.queue_length,
             "role_max_timeout_s": self.role_max_timeout_s,
+            "serving": self.serving,
         }

@@ -146,10 +146,30 @@ def test_service_status(cli: RunCli, program: Path) -> None:
         "description": ran.json()["description"],
         "queue_length": 1,
         "role_max_timeout_s": 600.0,
+        "serving": True,
     }
     human = cli("service-status", "emulator")
     assert human.out.startswith("emulator: available")
     assert "queue length: 1" in human.out
+    assert "scheduler: serving" in human.out
+
+
+def test_limits_show_the_roles_limits_and_the_callers_jobs(cli: RunCli, program: Path) -> None:
+    submit_id(cli, program)
+    submit_id(cli, program)
+    ran = cli("limits", "--json")
+    assert ran.code == 0
+    assert ran.json() == {
+        "role": "developer",
+        "active_jobs": 2,
+        "running_jobs": 0,
+        "max_concurrent_jobs": 10,
+        "max_job_bytes": 10 * 1024 * 1024,
+        "max_timeout_s": 600.0,
+        "rate_limit_per_second": 100.0,
+    }
+    human = cli("limits").out.splitlines()
+    assert human[:2] == ["role: developer", "jobs queued or running: 2 of 10 (2 queued, 0 running)"]
 
 
 # --- the module entry point and durations ----------------------------------------------

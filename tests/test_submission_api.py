@@ -113,6 +113,31 @@ def test_service_status(berth_system: BerthSystem) -> None:
         assert status.availability == submission_pb2.AVAILABILITY_AVAILABLE
         assert status.queue_length == 1
         assert status.role_max_timeout.seconds == 600
+        assert status.serving
+
+
+def test_my_limits_show_each_callers_own_role_and_usage(berth_system: BerthSystem) -> None:
+    with clients(berth_system) as (submission, execution):
+        developer = Submitter(submission, berth_system.tokens["developer"])
+        running = developer.submit(backend="qpu")
+        developer.submit(backend="qpu")
+        assigned = Agent(execution, berth_system.tokens["executor"]).assign("qpu")
+        assert assigned is not None and assigned.job_id == running
+        mine = developer.stub.GetMyLimits(
+            submission_pb2.GetMyLimitsRequest(), metadata=developer.metadata
+        )
+        assert (mine.role, mine.active_jobs, mine.running_jobs) == ("developer", 2, 1)
+        assert (mine.max_concurrent_jobs, mine.max_job_bytes) == (10, 10 * 1024 * 1024)
+        assert mine.max_timeout.seconds == 600 and mine.rate_limit_per_second == 100
+
+        guest = Submitter(submission, berth_system.tokens["guest"])
+        guest.submit()
+        theirs = guest.stub.GetMyLimits(
+            submission_pb2.GetMyLimitsRequest(), metadata=guest.metadata
+        )
+        assert (theirs.role, theirs.active_jobs, theirs.running_jobs) == ("guest", 1, 0)
+        assert (theirs.max_concurrent_jobs, theirs.max_job_bytes) == (5, 1024 * 1024)
+        assert theirs.max_timeout.seconds == 300 and theirs.rate_limit_per_second == 20
 
 
 def test_watch_streams_each_status_change_until_terminal(berth_system: BerthSystem) -> None:

@@ -131,3 +131,18 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
             all_users=request.all_users,
         )
         return usage_messages.usage_response(report)
+
+    @unary
+    async def GetMyLimits(
+        self, request: submission_pb2.GetMyLimitsRequest, context: Context
+    ) -> submission_pb2.GetMyLimitsResponse:
+        limits = self._ops.limits(principal())
+        return submission_pb2.GetMyLimitsResponse(
+            role=limits.role.value,
+            active_jobs=limits.active_jobs,
+            running_jobs=limits.running_jobs,
+            max_concurrent_jobs=limits.max_concurrent_jobs,
+            max_job_bytes=limits.max_job_bytes,
+            max_timeout=to_duration(limits.max_timeout_s),
+            rate_limit_per_second=limits.rate_limit_per_second,
+        )

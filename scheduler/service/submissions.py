@@ -44,6 +44,7 @@ from scheduler.service.job_events import JobEvents
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.job_reads import JobReads
 from scheduler.service.limits import check_backend_name, check_job_id, check_submission
+from scheduler.service.role_limits import RoleLimits, limits_of
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +301,6 @@ class SubmissionOperations:
             queue_length=self._jobs.queue_length(backend),
             role_max_timeout_s=self._jobs.policy.role_max_timeout_s[principal.role],
         )
+
+    def limits(self, principal: Principal) -> RoleLimits:
+        return limits_of(principal, self._config, self._jobs)

@@ -159,4 +159,7 @@ def service_text(status: ServiceStatus) -> list[str]:
         head,
         f"queue length: {status.queue_length}",
         f"max job timeout for your role: {format_duration(status.role_max_timeout_s)}",
+        "scheduler: serving"
+        if status.serving
+        else "scheduler: NOT serving (its token database does not answer: new tokens fail)",
     ]

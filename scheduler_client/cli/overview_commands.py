@@ -1,4 +1,4 @@
-"""Commands about many jobs and about backends: list, service-status."""
+"""Commands about many jobs, backends and your role: list, service-status, limits."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def add_commands(command: AddCommand) -> None:
     service = command("service-status", "show whether a backend takes jobs, and its queue")
     service.add_argument("backend", metavar="BACKEND")
     service.set_defaults(run=run_service_status)
+
+    limits = command("limits", "show your role's limits and how much of them your jobs use")
+    limits.set_defaults(run=run_limits)
 
 
 def run_list(args: argparse.Namespace, output: Output) -> int:
@@ -66,5 +69,16 @@ def run_service_status(args: argparse.Namespace, output: Output) -> int:
         output.json(status.to_json())
     else:
         for line in service_text(status):
+            output.line(line)
+    return exit_codes.OK
+
+
+def run_limits(args: argparse.Namespace, output: Output) -> int:
+    with client_from_args(args) as client:
+        limits = client.limits()
+    if output.json_mode:
+        output.json(limits.to_json())
+    else:
+        for line in limits.lines():
             output.line(line)
     return exit_codes.OK

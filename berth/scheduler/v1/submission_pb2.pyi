@@ -677,3 +677,67 @@ class GetUsageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015
+
+@_typing.final
+class GetMyLimitsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMyLimitsRequest: _TypeAlias = GetMyLimitsRequest  # noqa: Y015
+
+@_typing.final
+class GetMyLimitsResponse(_message.Message):
+    """Limits are the scheduler's per-role settings (SCHEDULER_MAX_*_<ROLE>, SCHEDULER_RATE_LIMIT_<ROLE>)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    ACTIVE_JOBS_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_JOBS_FIELD_NUMBER: _builtins.int
+    RUNNING_JOBS_FIELD_NUMBER: _builtins.int
+    MAX_JOB_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_TIMEOUT_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_PER_SECOND_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """"admin", "developer" or "guest" """
+    active_jobs: _builtins.int
+    """Queued + running jobs of this token, as the concurrent-jobs limit counts them
+    (this replica's count; other replicas' jobs arrive with the replica sync).
+    """
+    max_concurrent_jobs: _builtins.int
+    running_jobs: _builtins.int
+    """of active_jobs, those an agent runs (this replica)"""
+    max_job_bytes: _builtins.int
+    """largest submit request"""
+    rate_limit_per_second: _builtins.float
+    """submission-port requests; 0 = no limit"""
+    @_builtins.property
+    def max_timeout(self) -> _duration_pb2.Duration:
+        """longest job timeout"""
+
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        active_jobs: _builtins.int = ...,
+        max_concurrent_jobs: _builtins.int = ...,
+        running_jobs: _builtins.int = ...,
+        max_job_bytes: _builtins.int = ...,
+        max_timeout: _duration_pb2.Duration | None = ...,
+        rate_limit_per_second: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["max_timeout", b"max_timeout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_jobs", b"active_jobs", "max_concurrent_jobs", b"max_concurrent_jobs", "max_job_bytes", b"max_job_bytes", "max_timeout", b"max_timeout", "rate_limit_per_second", b"rate_limit_per_second", "role", b"role", "running_jobs", b"running_jobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMyLimitsResponse: _TypeAlias = GetMyLimitsResponse  # noqa: Y015

@@ -79,6 +79,11 @@ class SubmissionServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageResponse.FromString,
                 _registered_method=True)
+        self.GetMyLimits = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/GetMyLimits',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsResponse.FromString,
+                _registered_method=True)
 
 
 class SubmissionServiceServicer:
@@ -140,6 +145,13 @@ class SubmissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMyLimits(self, request, context):
+        """The caller's role, that role's limits, and how much of them the caller's jobs use now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubmissionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +199,11 @@ def add_SubmissionServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'GetMyLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMyLimits,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -432,6 +449,33 @@ class SubmissionService:
             '/berth.scheduler.v1.SubmissionService/GetUsage',
             berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_submission__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMyLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/GetMyLimits',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,8 @@ class SubmissionServiceStub:
     """One message at once with the current status, then one per change, until terminal."""
     GetUsage: _grpc.UnaryUnaryMultiCallable[_submission_pb2.GetUsageRequest, _submission_pb2.GetUsageResponse]
     """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
+    GetMyLimits: _grpc.UnaryUnaryMultiCallable[_submission_pb2.GetMyLimitsRequest, _submission_pb2.GetMyLimitsResponse]
+    """The caller's role, that role's limits, and how much of them the caller's jobs use now."""
 
 @_typing.type_check_only
 class SubmissionServiceAsyncStub(SubmissionServiceStub):
@@ -57,6 +59,8 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     """One message at once with the current status, then one per change, until terminal."""
     GetUsage: _aio.UnaryUnaryMultiCallable[_submission_pb2.GetUsageRequest, _submission_pb2.GetUsageResponse]  # type: ignore[assignment]
     """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
+    GetMyLimits: _aio.UnaryUnaryMultiCallable[_submission_pb2.GetMyLimitsRequest, _submission_pb2.GetMyLimitsResponse]  # type: ignore[assignment]
+    """The caller's role, that role's limits, and how much of them the caller's jobs use now."""
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -123,5 +127,13 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_submission_pb2.GetUsageResponse, _abc.Awaitable[_submission_pb2.GetUsageResponse]]:
         """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
+
+    @_abc_1.abstractmethod
+    def GetMyLimits(
+        self,
+        request: _submission_pb2.GetMyLimitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_submission_pb2.GetMyLimitsResponse, _abc.Awaitable[_submission_pb2.GetMyLimitsResponse]]:
+        """The caller's role, that role's limits, and how much of them the caller's jobs use now."""
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
