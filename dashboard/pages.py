@@ -120,21 +120,21 @@ async def overview(request: web.Request) -> web.StreamResponse:
     if activity is not None:
         names |= {b.backend for b in activity.backends}
     backends = sorted(names)
-    statuses = await asyncio.gather(*(user.service_status(b) for b in backends))
+    limits, statuses = await asyncio.gather(
+        user.limits(), asyncio.gather(*(user.service_status(b) for b in backends))
+    )
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    mine = {
-        "queued": sum(j.status is JobStatus.QUEUED for j in jobs),
-        "running": sum(j.status is JobStatus.RUNNING for j in jobs),
-        "finished_last_hour": sum(
-            j.status.terminal and (j.times.finished_at or hour_ago) > hour_ago for j in jobs
-        ),
-    }
+    finished_last_hour = sum(
+        j.status.terminal and (j.times.finished_at or hour_ago) > hour_ago for j in jobs
+    )
     return render(
         request,
         "overview.html",
         backends=list(zip(backends, statuses, strict=True)),
+        serving=all(status.serving for status in statuses),
         activity=activity,
-        mine=mine,
+        limits=limits,
+        finished_last_hour=finished_last_hour,
         recent=[job_row(j) for j in jobs[:5]],
         chart=activity_chart(activity) if activity is not None else None,
     )

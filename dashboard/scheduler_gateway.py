@@ -23,6 +23,7 @@ from berth.scheduler.v1 import (
 from scheduler_client.client import CHANNEL_OPTIONS
 from scheduler_client.errors import BerthRpcError, from_rpc_error
 from scheduler_client.job_info import JobInfo, JobStatus
+from scheduler_client.role_limits import RoleLimits
 
 CALL_TIMEOUT_S = 15.0
 T = TypeVar("T")
@@ -96,6 +97,12 @@ class UserCalls:
     async def service_status(self, backend: str) -> submission_pb2.GetServiceStatusResponse:
         request = submission_pb2.GetServiceStatusRequest(backend=backend)
         return await self._call("GetServiceStatus", self._submission.GetServiceStatus, request)
+
+    async def limits(self) -> RoleLimits:
+        request = submission_pb2.GetMyLimitsRequest()
+        return RoleLimits.from_pb(
+            await self._call("GetMyLimits", self._submission.GetMyLimits, request)
+        )
 
     async def watch(self, job_id: str) -> AsyncGenerator[JobInfo, None]:
         """The job now, then at each change until it ends."""

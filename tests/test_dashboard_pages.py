@@ -70,6 +70,21 @@ async def test_sign_in_with_a_token_keeps_it_out_of_pages_and_cookies(
     assert developer_job in jobs and token not in jobs
 
 
+async def test_the_overview_shows_the_users_jobs_against_their_roles_limits(
+    system: BerthSystem, client: Http
+) -> None:
+    with grpc.insecure_channel(system.submission_address) as channel:
+        guest = Submitter(channel, system.tokens["guest"])
+        for _ in range(2):
+            guest.submit()
+    overview = await sign_in(client, system.tokens["guest"])
+    assert "(role guest)" in overview
+    assert "2 of 5</span> queued or running (2 queued, 0 running)" in overview
+    assert "1.0 MiB</span> largest job" in overview
+    assert "5 min</span> longest timeout" in overview
+    assert 'data-serving="yes"' in overview
+
+
 async def test_a_parameter_with_a_script_tag_is_shown_as_text(
     system: BerthSystem, client: Http, developer_job: str
 ) -> None:

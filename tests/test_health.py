@@ -7,6 +7,7 @@ NOT_SERVING (and so do GetServiceStatus and the metric) until it answers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import grpc
@@ -18,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scheduler.app import aws_settings
 from scheduler.aws.aws_settings import make_client
 from tests.berth_system import BerthSystem
+from tests.dashboard_helpers import dashboard_client, sign_in
 from token_database.registry import TokenRegistry
 from token_database.server import start_token_database_server, stop_token_database_server
 from token_database.token_store import DynamoDbTokenStore
@@ -102,3 +104,17 @@ def test_a_scheduler_starting_without_its_token_database_is_not_serving_until_it
     start_token_database(system)
     wait_for_health(system.submission_address, SERVING)
     wait_for_health(system.execution_address, SERVING)
+
+
+async def test_the_dashboard_overview_says_when_the_scheduler_is_not_serving(
+    system: BerthSystem,
+) -> None:
+    client = await dashboard_client(system)
+    try:
+        assert 'data-serving="yes"' in await sign_in(client, system.tokens["developer"])
+        await asyncio.to_thread(stop_token_database, system)
+        await asyncio.to_thread(wait_for_health, system.submission_address, NOT_SERVING)
+        overview = await (await client.get("/")).text()  # the signed-in token is cached
+        assert 'data-serving="no"' in overview and "The scheduler is not serving" in overview
+    finally:
+        await client.close()
