@@ -1,7 +1,8 @@
 """Server-sent events that keep the job pages current without a reload.
 
 The list page follows ListJobs (its own filter, first page) and sends a row
-whenever one appears or changes; a job page follows WatchJob. A stream ends
+whenever one appears or changes, and a `left` event when a job no longer
+matches the status filter; a job page follows WatchJob. A stream ends
 when the browser goes away (noticed at the next write: a keep-alive comment
 every few seconds), when the job ends, or when the dashboard shuts down.
 """
@@ -39,8 +40,8 @@ async def _open(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _send(response: web.StreamResponse, row: dict[str, Any]) -> None:
-    await response.write(f"event: job\ndata: {json.dumps(row)}\n\n".encode())
+async def _send(response: web.StreamResponse, row: dict[str, Any], event: str = "job") -> None:
+    await response.write(f"event: {event}\ndata: {json.dumps(row)}\n\n".encode())
 
 
 async def _end(response: web.StreamResponse, error: BerthRpcError) -> None:
@@ -74,13 +75,21 @@ async def job_list_events(request: web.Request) -> web.StreamResponse:
                     sent[job.job_id] = _shown(job)
                     await _send(response, job_row(job))
                     quiet_s = 0.0
-            # A row that left the filtered page (QUEUED -> RUNNING under status=QUEUED, or
-            # pushed down by newer jobs) gets its last state once, not a frozen status.
+            # A row that left the filtered page leaves the table when its status no longer
+            # matches (QUEUED -> RUNNING under status=QUEUED); one pushed down by newer
+            # jobs gets its last state once, not a frozen status.
             listed = {job.job_id for job in found}
             for job_id in [j for j in sent if j not in listed][:LEFT_PER_POLL]:
                 del sent[job_id]
-                with contextlib.suppress(NotFoundError):
-                    await _send(response, job_row(await user.job(job_id)))
+                try:
+                    job = await user.job(job_id)
+                except NotFoundError:
+                    await _send(response, {"job_id": job_id}, "left")
+                    continue
+                if status is None or job.status is status:
+                    await _send(response, job_row(job))
+                else:
+                    await _send(response, {"job_id": job_id, "status": job.status.value}, "left")
             await asyncio.sleep(LIST_POLL_S)
             quiet_s += LIST_POLL_S
             if quiet_s >= KEEPALIVE_S:

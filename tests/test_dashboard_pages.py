@@ -263,17 +263,20 @@ async def test_https_with_secure_cookies(system: BerthSystem, tmp_path: Path) ->
         await running.stop()
 
 
-async def _next_job_event(stream: aiohttp.StreamReader, job_id: str) -> dict[str, object]:
-    """The next `job` event about job_id (keep-alives and other jobs skipped)."""
+async def _next_event(stream: aiohttp.StreamReader, job_id: str) -> tuple[str, dict[str, object]]:
+    """The next event about job_id and its data (keep-alives and other jobs skipped)."""
+    event = ""
     while True:
         line = (await asyncio.wait_for(stream.readline(), timeout=20)).decode()
-        if line.startswith("data: "):
-            row: dict[str, object] = json.loads(line[len("data: ") :])
-            if row["job_id"] == job_id:
-                return row
+        if line.startswith("event: "):
+            event = line[len("event: ") :].strip()
+        elif line.startswith("data: "):
+            data: dict[str, object] = json.loads(line[len("data: ") :])
+            if data["job_id"] == job_id:
+                return event, data
 
 
-async def test_the_live_list_sends_a_job_that_left_its_filter_once_more(
+async def test_the_live_list_drops_a_job_that_left_its_status_filter(
     system: BerthSystem, client: Http
 ) -> None:
     with (
@@ -282,13 +285,19 @@ async def test_the_live_list_sends_a_job_that_left_its_filter_once_more(
     ):
         job_id = Submitter(submission, system.tokens["developer"]).submit(backend="qpu")
         await sign_in(client, system.tokens["developer"])
-        events = await client.get("/events/jobs?status=QUEUED&backend=qpu")
-        assert events.headers["Content-Type"] == "text/event-stream"
-        first = await _next_job_event(events.content, job_id)
-        assert (first["status"], first["queue_position"]) == ("QUEUED", 1)
+        queued = await client.get("/events/jobs?status=QUEUED&backend=qpu")
+        running = await client.get("/events/jobs?status=RUNNING&backend=qpu")
+        assert queued.headers["Content-Type"] == "text/event-stream"
+        event, first = await _next_event(queued.content, job_id)
+        assert (event, first["status"], first["queue_position"]) == ("job", "QUEUED", 1)
         agent = Agent(execution, system.tokens["executor"], "live-agent")
         assigned = await asyncio.to_thread(agent.assign, "qpu")
         assert assigned is not None and assigned.job_id == job_id
-        left = await _next_job_event(events.content, job_id)
-        assert left["status"] == "RUNNING" and left["cancellable"] is True
-        events.close()
+        assert await _next_event(queued.content, job_id) == (
+            "left",
+            {"job_id": job_id, "status": "RUNNING"},
+        )
+        event, joined = await _next_event(running.content, job_id)
+        assert (event, joined["status"], joined["cancellable"]) == ("job", "RUNNING", True)
+        queued.close()
+        running.close()

@@ -41,15 +41,22 @@
     row.appendChild(act);
     return row;
   }
+  function rowOf(body, jobId) {
+    for (var i = 0; i < body.rows.length; i++) {
+      if (body.rows[i].dataset.jobId === jobId) { return body.rows[i]; }
+    }
+    return null;
+  }
   function follow(table) {
     var body = table.tBodies[0];
     var source = new EventSource(table.dataset.live);
+    source.addEventListener("left", function (event) {
+      var row = rowOf(body, JSON.parse(event.data).job_id);
+      if (row !== null) { row.remove(); }
+    });
     source.addEventListener("job", function (event) {
       var job = JSON.parse(event.data);
-      var row = null;
-      for (var i = 0; i < body.rows.length; i++) {
-        if (body.rows[i].dataset.jobId === job.job_id) { row = body.rows[i]; }
-      }
+      var row = rowOf(body, job.job_id);
       if (row === null) {
         row = newRow(job);
         body.insertBefore(row, body.firstChild);
