@@ -160,6 +160,8 @@ class ExecutionOperations:
         if completion.status is JobStatus.COMPLETED and not await self._io.run(
             self._blobs.result_exists, job_id
         ):
+            if await self._io.run(self._store.get, job_id) is None:
+                raise NotFound(f"no job {job_id!r}")
             raise FailedPrecondition(
                 f"no result object for job {job_id}: upload it to the presigned URL "
                 "before reporting SUCCESS"
@@ -195,6 +197,11 @@ class ExecutionOperations:
         if job.status.terminal:
             return FailedPrecondition(
                 f"job {job_id} already ended as {job.status.value}; a different report is refused"
+            )
+        if job.status is JobStatus.QUEUED and agent_id not in job.tried_agents:
+            return FailedPrecondition(
+                f"job {job_id} was never assigned to agent {agent_id}; "
+                "report and heartbeat only the jobs AssignNextJob gave this agent"
             )
         if job.status is JobStatus.QUEUED:
             return FailedPrecondition(
