@@ -215,6 +215,31 @@ def test_only_the_lease_holder_renews_a_running_job(store: JobStore) -> None:
     assert renewed is not None and renewed.lease_expires_at == NOW + 120
 
 
+def test_a_lease_is_renewed_and_ended_only_under_the_credential_that_claimed_it(
+    store: JobStore,
+) -> None:
+    job = created(store)
+    claimed = store.claim(job.job_id, "agent-1", NOW + 60, NOW, credential="hash-a")
+    assert claimed is not None and claimed.lease_credential == "hash-a"
+    assert store.get(job.job_id) == claimed
+    assert store.renew_lease(job.job_id, "agent-1", NOW + 90, credential="hash-b") is None
+    assert store.finish(job.job_id, "agent-1", completion(), 1, credential="hash-b") is None
+    for known in (None, claimed):  # a known record changes nothing about the refusal
+        refused = store.finish(job.job_id, "agent-1", completion(), 1, known=known)
+        assert refused is None
+    assert store.renew_lease(job.job_id, "agent-1", NOW + 90, credential="hash-a") is not None
+    finished = store.finish(job.job_id, "agent-1", completion(), 1, credential="hash-a")
+    assert finished is not None and finished.lease_credential == ""
+
+
+def test_a_lease_recorded_without_a_credential_is_open_to_any(store: JobStore) -> None:
+    """Leases taken before they were bound to a credential keep working after an upgrade."""
+    job = running(store, "agent-1")
+    assert job.lease_credential == ""
+    assert store.renew_lease(job.job_id, "agent-1", NOW + 90, credential="hash-b") is not None
+    assert store.finish(job.job_id, "agent-1", completion(), 1, credential="hash-b") is not None
+
+
 def test_renew_is_refused_for_a_queued_or_finished_job(store: JobStore) -> None:
     queued = created(store)
     assert store.renew_lease(queued.job_id, "agent-1", NOW + 60) is None

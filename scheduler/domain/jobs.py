@@ -69,6 +69,10 @@ class JobRecord:
     idempotency_key: str = ""
     attempt: int = 0
     lease_holder: str = ""
+    # The SHA-256 hex of the executor token that claimed the running attempt: only that
+    # token may renew or end the lease. "" on a lease taken before leases were bound
+    # to a credential (by an older version): any executor token naming the holder may.
+    lease_credential: str = ""
     lease_expires_at: float = 0.0
     cancel_requested: bool = False
     tried_agents: list[str] = field(default_factory=list)

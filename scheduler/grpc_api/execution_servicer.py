@@ -54,7 +54,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
         self, request: execution_pb2.AssignNextJobRequest, context: Context
     ) -> execution_pb2.AssignNextJobResponse:
         wait_s = convert.duration_seconds(request.wait, "wait")
-        assignment = await self._ops.assign(request.backend, request.agent_id, wait_s)
+        assignment = await self._ops.assign(request.backend, request.agent_id, wait_s, principal())
         if self._agents is not None:
             job_id = assignment.job.job_id if assignment is not None else None
             self._agents.polled(request.agent_id, principal().token_id, job_id)
@@ -66,7 +66,9 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def Heartbeat(
         self, request: execution_pb2.HeartbeatRequest, context: Context
     ) -> execution_pb2.HeartbeatResponse:
-        expires_at, cancel_requested = await self._ops.heartbeat(request.job_id, request.agent_id)
+        expires_at, cancel_requested = await self._ops.heartbeat(
+            request.job_id, request.agent_id, principal()
+        )
         return execution_pb2.HeartbeatResponse(
             lease=execution_pb2.Lease(
                 expires_at=convert.timestamp(expires_at),
@@ -103,7 +105,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
             agent_version=request.agent_version[:64],
             runner_version=request.runner_version[:64],
         )
-        job = await self._ops.report(request.job_id, request.agent_id, completion)
+        job = await self._ops.report(request.job_id, request.agent_id, completion, principal())
         if self._agents is not None:
             self._agents.reported(request.agent_id, request.job_id, completion.agent_version)
         return execution_pb2.ReportExecutionResultResponse(status=convert.STATUS_TO_PB[job.status])
@@ -112,7 +114,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def RefreshUploadUrl(
         self, request: execution_pb2.RefreshUploadUrlRequest, context: Context
     ) -> execution_pb2.RefreshUploadUrlResponse:
-        result, log = await self._ops.refresh_upload(request.job_id, request.agent_id)
+        result, log = await self._ops.refresh_upload(request.job_id, request.agent_id, principal())
         return execution_pb2.RefreshUploadUrlResponse(
             result_upload=convert.upload_target(result), log_upload=convert.upload_target(log)
         )

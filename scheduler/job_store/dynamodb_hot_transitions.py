@@ -31,12 +31,21 @@ from scheduler.job_store.job_item_codec import (
     item_to_job,
     reported_outcome_attribute,
 )
-from scheduler.job_store.record_changes import CLEARED_LEASE, claimed, finished
+from scheduler.job_store.record_changes import CLEARED_LEASE, claimed, finished, holds_lease
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 _KNOWN_TRIES = 2
+# The lease's credential is this one, or none was recorded (a lease an older version took).
+HELD_UNDER_CREDENTIAL = (
+    "(#lease_credential IN (:credential, :unbound) OR attribute_not_exists(#lease_credential))"
+)
+
+
+def credential_values(credential: str) -> dict[str, object]:
+    """The values HELD_UNDER_CREDENTIAL names."""
+    return {":credential": credential, ":unbound": ""}
 
 
 def claim_job(
@@ -47,6 +56,8 @@ def claim_job(
     lease_expires_at: float,
     now: float,
     known: JobRecord | None,
+    *,
+    credential: str = "",
 ) -> JobRecord | None:
     def update(known: JobRecord | None) -> Update:
         # As few clauses as the contract allows: a QUEUED job has no cancel request
@@ -60,6 +71,7 @@ def claim_job(
             {
                 "status": JobStatus.RUNNING,
                 "lease_holder": agent_id,
+                "lease_credential": credential,
                 "lease_expires_at": lease_expires_at,
                 "dequeued_at": now,
             },
@@ -72,7 +84,7 @@ def claim_job(
         )
 
     def derive(known: JobRecord) -> JobRecord:
-        return claimed(known, agent_id, lease_expires_at, now)
+        return claimed(known, agent_id, credential, lease_expires_at, now)
 
     def queued(job: JobRecord) -> bool:
         return job.status is JobStatus.QUEUED
@@ -88,6 +100,8 @@ def finish_job(
     completion: Completion,
     job_expiry: int,
     known: JobRecord | None,
+    *,
+    credential: str = "",
 ) -> JobRecord | None:
     # Five clauses: the agent's report is one attribute (see job_item_codec.py).
     changes: dict[str, object] = {
@@ -97,8 +111,13 @@ def finish_job(
     }
 
     def update(known: JobRecord | None) -> Update:
-        condition = "#status = :expected_status AND #lease_holder = :holder"
-        values: dict[str, object] = {":expected_status": JobStatus.RUNNING, ":holder": agent_id}
+        condition = "#status = :expected_status AND #lease_holder = :holder AND "
+        condition += HELD_UNDER_CREDENTIAL
+        values: dict[str, object] = {
+            ":expected_status": JobStatus.RUNNING,
+            ":holder": agent_id,
+            **credential_values(credential),
+        }
         if known is not None:
             condition += " AND #attempt = :attempt AND #cancel_requested = :cancel"
             values.update({":attempt": known.attempt, ":cancel": known.cancel_requested})
@@ -109,7 +128,7 @@ def finish_job(
         return finished(known, completion, job_expiry)
 
     def held(job: JobRecord) -> bool:
-        return job.status is JobStatus.RUNNING and job.lease_holder == agent_id
+        return holds_lease(job, agent_id, credential)
 
     return _write(client, table, job_id, known, held, update, derive)
 

@@ -33,7 +33,12 @@ from scheduler.domain.jobs import Completion, JobRecord, JobStatus
 from scheduler.job_store.dynamodb_batch_get import batch_get_items
 from scheduler.job_store.dynamodb_batch_write import put_items
 from scheduler.job_store.dynamodb_conditional_update import Update, conditional_update
-from scheduler.job_store.dynamodb_hot_transitions import claim_job, finish_job
+from scheduler.job_store.dynamodb_hot_transitions import (
+    HELD_UNDER_CREDENTIAL,
+    claim_job,
+    credential_values,
+    finish_job,
+)
 from scheduler.job_store.dynamodb_index_reader import IndexQuery, JobIndexReader, error_code
 from scheduler.job_store.job_item_codec import (
     OUTCOME,
@@ -63,7 +68,7 @@ _DAY_S = 86_400.0
 _CLOCK_SKEW_S = 300.0  # another replica's clock may be ahead: look a little into "tomorrow"
 
 _IN_STATUS = "#status = :expected_status"
-_HELD = "#status = :expected_status AND #lease_holder = :holder"
+_HELD = "#status = :expected_status AND #lease_holder = :holder AND " + HELD_UNDER_CREDENTIAL
 _RUNNING_ATTEMPT = "#status = :expected_status AND #attempt = :attempt"
 _LEASE_EXPIRED = " AND #lease_expires_at < :now"
 
@@ -132,15 +137,31 @@ class DynamoDbJobStore:
         now: float,
         *,
         known: JobRecord | None = None,
+        credential: str = "",
     ) -> JobRecord | None:
-        return claim_job(self._client, self._table, job_id, agent_id, lease_expires_at, now, known)
+        return claim_job(
+            self._client,
+            self._table,
+            job_id,
+            agent_id,
+            lease_expires_at,
+            now,
+            known,
+            credential=credential,
+        )
 
-    def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
+    def renew_lease(
+        self, job_id: str, agent_id: str, lease_expires_at: float, *, credential: str = ""
+    ) -> JobRecord | None:
         return self._transition(
             job_id,
             {"lease_expires_at": lease_expires_at},
             _HELD,
-            {":expected_status": JobStatus.RUNNING, ":holder": agent_id},
+            {
+                ":expected_status": JobStatus.RUNNING,
+                ":holder": agent_id,
+                **credential_values(credential),
+            },
         )
 
     def finish(
@@ -151,11 +172,19 @@ class DynamoDbJobStore:
         job_expiry: int,
         *,
         known: JobRecord | None = None,
+        credential: str = "",
     ) -> JobRecord | None:
         if not completion.status.terminal:
             raise ValueError(f"finish needs a terminal status, not {completion.status}")
         return finish_job(
-            self._client, self._table, job_id, agent_id, completion, job_expiry, known
+            self._client,
+            self._table,
+            job_id,
+            agent_id,
+            completion,
+            job_expiry,
+            known,
+            credential=credential,
         )
 
     def cancel_queued(

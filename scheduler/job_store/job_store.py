@@ -62,8 +62,9 @@ class JobStore(Protocol):
         now: float,
         *,
         known: JobRecord | None = None,
+        credential: str = "",
     ) -> JobRecord | None:
-        """QUEUED -> RUNNING held by `agent_id`.
+        """QUEUED -> RUNNING held by `agent_id` under the executor token hashed `credential`.
 
         `known`: the job's record as the caller last saw it QUEUED, if it has
         one. The store may then skip reading the record back; a stale `known`
@@ -77,8 +78,11 @@ class JobStore(Protocol):
         never has one: see `requeue`).
         """
 
-    def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
-        """Extend the lease. MUST only succeed while RUNNING and held by agent_id."""
+    def renew_lease(
+        self, job_id: str, agent_id: str, lease_expires_at: float, *, credential: str = ""
+    ) -> JobRecord | None:
+        """Extend the lease. MUST only succeed while RUNNING and held by agent_id under
+        `credential` (or a lease recorded without one: see JobRecord.lease_credential)."""
 
     def finish(
         self,
@@ -88,10 +92,12 @@ class JobStore(Protocol):
         job_expiry: int,
         *,
         known: JobRecord | None = None,
+        credential: str = "",
     ) -> JobRecord | None:
         """RUNNING -> completion.status, as reported by the lease holder.
 
-        MUST only succeed while RUNNING and held by `agent_id`. Clears the lease.
+        MUST only succeed while RUNNING and held by `agent_id` under `credential`,
+        as for `renew_lease`. Clears the lease.
         `known`: the job's record as the caller last saw it RUNNING, as for
         `claim` (a stale one MUST change nothing about the outcome).
         """

@@ -31,7 +31,7 @@ from scheduler.job_store.page_tokens import (
     parse_all_page_token,
     parse_owner_page_token,
 )
-from scheduler.job_store.record_changes import CLEARED_LEASE, claimed, finished
+from scheduler.job_store.record_changes import CLEARED_LEASE, claimed, finished, holds_lease
 
 _DAY_S = 86_400.0
 
@@ -94,13 +94,20 @@ class MemoryJobStore:
         now: float,
         *,
         known: JobRecord | None = None,
+        credential: str = "",
     ) -> JobRecord | None:
         return self._transition(
-            job_id, _in(JobStatus.QUEUED), lambda job: claimed(job, agent_id, lease_expires_at, now)
+            job_id,
+            _in(JobStatus.QUEUED),
+            lambda job: claimed(job, agent_id, credential, lease_expires_at, now),
         )
 
-    def renew_lease(self, job_id: str, agent_id: str, lease_expires_at: float) -> JobRecord | None:
-        return self._transition(job_id, _held_by(agent_id), _set(lease_expires_at=lease_expires_at))
+    def renew_lease(
+        self, job_id: str, agent_id: str, lease_expires_at: float, *, credential: str = ""
+    ) -> JobRecord | None:
+        return self._transition(
+            job_id, _held_by(agent_id, credential), _set(lease_expires_at=lease_expires_at)
+        )
 
     def finish(
         self,
@@ -110,11 +117,14 @@ class MemoryJobStore:
         job_expiry: int,
         *,
         known: JobRecord | None = None,
+        credential: str = "",
     ) -> JobRecord | None:
         if not completion.status.terminal:
             raise ValueError(f"finish needs a terminal status, not {completion.status}")
         return self._transition(
-            job_id, _held_by(agent_id), lambda job: finished(job, completion, job_expiry)
+            job_id,
+            _held_by(agent_id, credential),
+            lambda job: finished(job, completion, job_expiry),
         )
 
     def cancel_queued(
@@ -287,8 +297,8 @@ def _in(status: JobStatus) -> Guard:
     return lambda job: job.status is status
 
 
-def _held_by(agent_id: str) -> Guard:
-    return lambda job: job.status is JobStatus.RUNNING and job.lease_holder == agent_id
+def _held_by(agent_id: str, credential: str) -> Guard:
+    return lambda job: holds_lease(job, agent_id, credential)
 
 
 def _running_attempt(attempt: int, *, expired_before: float | None = None) -> Guard:

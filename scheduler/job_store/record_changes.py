@@ -11,20 +11,36 @@ from dataclasses import fields, replace
 
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus
 
-CLEARED_LEASE: dict[str, object] = {"lease_holder": "", "lease_expires_at": 0.0}
+CLEARED_LEASE: dict[str, object] = {
+    "lease_holder": "",
+    "lease_credential": "",
+    "lease_expires_at": 0.0,
+}
 # Every field of an agent's report has a record field of its name.
 _REPORTED = tuple(f.name for f in fields(Completion))
 
 
-def claimed(job: JobRecord, agent_id: str, lease_expires_at: float, now: float) -> JobRecord:
+def claimed(
+    job: JobRecord, agent_id: str, credential: str, lease_expires_at: float, now: float
+) -> JobRecord:
     return replace(
         job,
         status=JobStatus.RUNNING,
         lease_holder=agent_id,
+        lease_credential=credential,
         lease_expires_at=lease_expires_at,
         dequeued_at=now,
         attempt=job.attempt + 1,
         tried_agents=[*job.tried_agents, agent_id],
+    )
+
+
+def holds_lease(job: JobRecord, agent_id: str, credential: str) -> bool:
+    """Whether `agent_id` under the token hashed `credential` holds the job's lease."""
+    return (
+        job.status is JobStatus.RUNNING
+        and job.lease_holder == agent_id
+        and job.lease_credential in ("", credential)
     )
 
 

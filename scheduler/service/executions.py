@@ -2,7 +2,9 @@
 
 Every transition is a conditional write, so two agents racing for one job,
 a duplicate report, or a report from an agent that lost its lease can never
-move a job twice.
+move a job twice. A lease belongs to the agent id together with the executor
+token that claimed it (`caller`): another token naming the same agent is
+refused, and every transition is logged with the token's short id.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ from typing import Any
 from scheduler.blob_store.blob_store import BlobStore, lifecycle_tags
 from scheduler.config import SchedulerConfig
 from scheduler.domain.errors import FailedPrecondition, InvalidArgument, NotFound
-from scheduler.domain.jobs import Assignment, Completion, JobRecord, JobStatus, UploadTarget
+from scheduler.domain.jobs import (
+    Assignment,
+    Completion,
+    JobRecord,
+    JobStatus,
+    Principal,
+    UploadTarget,
+)
 from scheduler.job_store.job_store import JobStore
+from scheduler.job_store.record_changes import holds_lease
 from scheduler.metrics.agent_sightings import AgentSightings
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.service.blocking_io import BlockingIo
@@ -60,8 +70,13 @@ class ExecutionOperations:
     def heartbeat_interval_s(self) -> float:
         return self._config.heartbeat_interval_seconds
 
-    async def assign(self, backend: str, agent_id: str, wait_s: float) -> Assignment | None:
-        """Return a claimed job as soon as one is assignable, or None after wait_s."""
+    async def assign(
+        self, backend: str, agent_id: str, wait_s: float, caller: Principal | None = None
+    ) -> Assignment | None:
+        """Return a claimed job as soon as one is assignable, or None after wait_s.
+
+        `caller`: the executor token's principal (None: a caller inside this process).
+        """
         check_backend_name(backend, "backend")
         check_agent_id(agent_id)
         if wait_s < 0:
@@ -75,7 +90,7 @@ class ExecutionOperations:
         while not signals.closed:
             entry = self._lifecycle.next_queued(backend, agent_id)
             if entry is not None:
-                assignment = await self._claim(entry, agent_id)
+                assignment = await self._claim(entry, agent_id, caller)
                 if assignment is not None:
                     return assignment
                 continue
@@ -90,13 +105,15 @@ class ExecutionOperations:
             await signals.wait(key, min(remaining, 1.0) if deferred else remaining)
         return None
 
-    async def _claim(self, entry: QueueEntry, agent_id: str) -> Assignment | None:
+    async def _claim(
+        self, entry: QueueEntry, agent_id: str, caller: Principal | None
+    ) -> Assignment | None:
         # Presigning needs only the job id and makes no request: it runs while the
         # claim's round trip is out, instead of after it (dispatch latency).
         tags = lifecycle_tags(entry.role, entry.save_job)
         targets = asyncio.ensure_future(self._upload_targets(entry.job_id, tags))
         try:
-            claimed = await self._lifecycle.claim(entry, agent_id)
+            claimed = await self._lifecycle.claim(entry, agent_id, credential=_credential(caller))
         except BaseException:
             _discard(targets)
             raise
@@ -106,10 +123,11 @@ class ExecutionOperations:
         job = claimed.job
         result_upload, log_upload = await targets
         log.info(
-            "job %s assigned: backend=%s agent=%s attempt=%d waited=%.3fs",
+            "job %s assigned: backend=%s agent=%s token=%s attempt=%d waited=%.3fs",
             job.job_id,
             job.backend,
             agent_id,
+            _token_id(caller),
             job.attempt,
             claimed.waited_s,
         )
@@ -135,79 +153,142 @@ class ExecutionOperations:
 
         return await self._io.run(presign)
 
-    async def heartbeat(self, job_id: str, agent_id: str) -> tuple[float, bool]:
+    async def heartbeat(
+        self, job_id: str, agent_id: str, caller: Principal | None = None
+    ) -> tuple[float, bool]:
         """Renew the lease; returns (new expiry, cancel_requested)."""
         check_job_id(job_id)
         check_agent_id(agent_id)
-        renewed = await self._lifecycle.renew(job_id, agent_id)
+        renewed = await self._lifecycle.renew(job_id, agent_id, credential=_credential(caller))
         if renewed is None:
-            raise await self._not_holder(job_id, agent_id)
+            raise await self._not_holder("heartbeat", job_id, agent_id, caller)
         job, lease_expires_at = renewed
         self._agents.active(agent_id, job.backend, self._clock())
+        log.debug("job %s lease renewed: agent=%s token=%s", job_id, agent_id, _token_id(caller))
         return lease_expires_at, job.cancel_requested
 
-    async def refresh_upload(self, job_id: str, agent_id: str) -> tuple[UploadTarget, UploadTarget]:
+    async def refresh_upload(
+        self, job_id: str, agent_id: str, caller: Principal | None = None
+    ) -> tuple[UploadTarget, UploadTarget]:
         check_job_id(job_id)
         check_agent_id(agent_id)
         job = await self._io.run(self._store.get, job_id)
-        if job is None or job.status is not JobStatus.RUNNING or job.lease_holder != agent_id:
-            raise await self._not_holder(job_id, agent_id, job)
+        if job is None or not holds_lease(job, agent_id, _credential(caller)):
+            raise await self._not_holder("upload refresh", job_id, agent_id, caller, job)
+        log.info(
+            "job %s upload targets renewed: agent=%s token=%s", job_id, agent_id, _token_id(caller)
+        )
         return await self._upload_targets(job_id, lifecycle_tags(job.role, job.save_job))
 
-    async def report(self, job_id: str, agent_id: str, completion: Completion) -> JobRecord:
+    async def report(
+        self, job_id: str, agent_id: str, completion: Completion, caller: Principal | None = None
+    ) -> JobRecord:
         check_job_id(job_id)
         check_agent_id(agent_id)
+        completion = _truncate_detail(completion)
+        credential = _credential(caller)
+        held = self._lifecycle.running_record(job_id)
+        for fresh in (False, True) if held is not None else (True,):
+            if fresh:  # the record kept here was stale, or there is none: read the truth
+                held = await self._io.run(self._store.get, job_id)
+            if held is None or not holds_lease(held, agent_id, credential):
+                continue
+            job = await self._finish(held, agent_id, credential, completion)
+            if job is None and fresh:  # moved on since the read
+                held = await self._io.run(self._store.get, job_id)
+            if job is not None:
+                log.info(
+                    "job %s %s: agent=%s token=%s run=%.3fs",
+                    job_id,
+                    job.status.value,
+                    agent_id,
+                    _token_id(caller),
+                    job.execution_finished_at - job.execution_started_at,
+                )
+                return job
+        if (
+            held is not None
+            and held.status is completion.status
+            and held.tried_agents[-1:] == [agent_id]
+        ):
+            return held  # the same report again: acknowledged, nothing changes
+        raise await self._not_holder("report", job_id, agent_id, caller, held)
+
+    async def _finish(
+        self, held: JobRecord, agent_id: str, credential: str, completion: Completion
+    ) -> JobRecord | None:
+        """End the job the agent holds as `held` says; None if the record moved on."""
+        job_id = held.job_id
         if completion.status is JobStatus.COMPLETED and not await self._io.run(
             self._blobs.result_exists, job_id
         ):
-            if await self._io.run(self._store.get, job_id) is None:
-                raise NotFound(f"no job {job_id!r}")
             raise FailedPrecondition(
                 f"no result object for job {job_id}: upload it to the presigned URL "
                 "before reporting SUCCESS"
             )
-        completion = _truncate_detail(completion)
-        job = await self._lifecycle.finish(job_id, agent_id, completion)
+        job = await self._lifecycle.finish(job_id, agent_id, completion, credential=credential)
         if job is not None:
             self._agents.active(agent_id, job.backend, self._clock())
-            log.info(
-                "job %s %s: agent=%s run=%.3fs",
-                job_id,
-                job.status.value,
-                agent_id,
-                job.execution_finished_at - job.execution_started_at,
-            )
-            return job
-        current = await self._io.run(self._store.get, job_id)
-        if (
-            current is not None
-            and current.status is completion.status
-            and current.tried_agents[-1:] == [agent_id]
-        ):
-            return current  # the same report again: acknowledged, nothing changes
-        raise await self._not_holder(job_id, agent_id, current)
+        return job
 
     async def _not_holder(
-        self, job_id: str, agent_id: str, job: JobRecord | None = None
+        self,
+        call: str,
+        job_id: str,
+        agent_id: str,
+        caller: Principal | None,
+        job: JobRecord | None = None,
     ) -> Exception:
+        """The refusal of a call from an agent that does not hold the job's lease, logged."""
         if job is None:
             job = await self._io.run(self._store.get, job_id)
-        if job is None:
-            return NotFound(f"no job {job_id!r}")
-        if job.status.terminal:
-            return FailedPrecondition(
-                f"job {job_id} already ended as {job.status.value}; a different report is refused"
-            )
-        if job.status is JobStatus.QUEUED and agent_id not in job.tried_agents:
-            return FailedPrecondition(
-                f"job {job_id} was never assigned to agent {agent_id}; "
-                "report and heartbeat only the jobs AssignNextJob gave this agent"
-            )
-        if job.status is JobStatus.QUEUED:
-            return FailedPrecondition(
-                f"agent {agent_id} lost the lease of job {job_id}; it was requeued, stop running it"
-            )
-        return FailedPrecondition(f"agent {agent_id} does not hold the lease of job {job_id}")
+        error = _refusal(job_id, agent_id, caller, job)
+        log.info(
+            "refused the %s of job %s: agent=%s token=%s: %s",
+            call,
+            job_id,
+            agent_id,
+            _token_id(caller),
+            error.message,
+        )
+        return error
+
+
+def _credential(caller: Principal | None) -> str:
+    """What a lease is bound to: the token's hash, never the token."""
+    return caller.owner if caller is not None else ""
+
+
+def _token_id(caller: Principal | None) -> str:
+    return caller.token_id if caller is not None else "-"
+
+
+def _refusal(
+    job_id: str, agent_id: str, caller: Principal | None, job: JobRecord | None
+) -> NotFound | FailedPrecondition:
+    if job is None:
+        return NotFound(f"no job {job_id!r}")
+    if job.status.terminal:
+        return FailedPrecondition(
+            f"job {job_id} already ended as {job.status.value}; a different report is refused"
+        )
+    if job.status is JobStatus.QUEUED and agent_id not in job.tried_agents:
+        return FailedPrecondition(
+            f"job {job_id} was never assigned to agent {agent_id}; "
+            "report and heartbeat only the jobs AssignNextJob gave this agent"
+        )
+    if job.status is JobStatus.QUEUED:
+        return FailedPrecondition(
+            f"agent {agent_id} lost the lease of job {job_id}; it was requeued, stop running it"
+        )
+    if job.lease_holder == agent_id:  # RUNNING under another token's credential
+        token = f"token {caller.token_id}" if caller is not None else "this caller"
+        return FailedPrecondition(
+            f"the lease of job {job_id} was taken by agent {agent_id} with another executor "
+            f"token; {token} may not renew, refresh or report it. Give each agent its own "
+            "agent id"
+        )
+    return FailedPrecondition(f"agent {agent_id} does not hold the lease of job {job_id}")
 
 
 def _discard(task: asyncio.Future[Any]) -> None:

@@ -164,8 +164,12 @@ class JobLifecycle:
 
         return self._queues.pop(backend, now, exclude=deferred if deferrals else None)
 
-    async def claim(self, entry: QueueEntry, agent_id: str) -> Claimed | None:
+    async def claim(
+        self, entry: QueueEntry, agent_id: str, *, credential: str = ""
+    ) -> Claimed | None:
         """QUEUED -> RUNNING for `entry` (from `next_queued`); None if it moved meanwhile.
+
+        The lease is `agent_id`'s under the executor token hashed `credential`.
 
         The input is read first: a claim whose input cannot be read would hold
         the job RUNNING with no agent until its lease lapsed.
@@ -179,7 +183,12 @@ class JobLifecycle:
             known = self._queued_records.pop(entry.job_id)
             job = await self._io.execution.run(
                 lambda: self._store.claim(
-                    entry.job_id, agent_id, lease_expires_at, now, known=known
+                    entry.job_id,
+                    agent_id,
+                    lease_expires_at,
+                    now,
+                    known=known,
+                    credential=credential,
                 )
             )
         except Unavailable:
@@ -212,14 +221,18 @@ class JobLifecycle:
             self._ended(failed)
             log.error("job %s FAILED: its input is missing from the bucket", entry.job_id)
 
-    async def renew(self, job_id: str, agent_id: str) -> tuple[JobRecord, float] | None:
+    async def renew(
+        self, job_id: str, agent_id: str, *, credential: str = ""
+    ) -> tuple[JobRecord, float] | None:
         """Extend the lease of the agent's RUNNING job: (its record, the new expiry).
 
-        None if the agent does not hold the lease.
+        None if the agent does not hold the lease under `credential`.
         """
         lease_expires_at = self._clock() + self._config.lease_seconds
         job = await self._io.execution.run(
-            self._store.renew_lease, job_id, agent_id, lease_expires_at
+            lambda: self._store.renew_lease(
+                job_id, agent_id, lease_expires_at, credential=credential
+            )
         )
         if job is None:
             return None
@@ -231,17 +244,27 @@ class JobLifecycle:
             self._track(job)
         return job, lease_expires_at
 
-    async def finish(self, job_id: str, agent_id: str, completion: Completion) -> JobRecord | None:
-        """RUNNING -> the reported end; None unless `agent_id` holds the lease."""
+    async def finish(
+        self, job_id: str, agent_id: str, completion: Completion, *, credential: str = ""
+    ) -> JobRecord | None:
+        """RUNNING -> the reported end; None unless `agent_id` holds the lease under
+        `credential`."""
         tracked = self._running.get(job_id)
         known = tracked.record if tracked is not None else None
         expiry = self.job_expiry(completion.finished_at)
         job = await self._io.execution.run(
-            lambda: self._store.finish(job_id, agent_id, completion, expiry, known=known)
+            lambda: self._store.finish(
+                job_id, agent_id, completion, expiry, known=known, credential=credential
+            )
         )
         if job is not None:
             self._ended(job)
         return job
+
+    def running_record(self, job_id: str) -> JobRecord | None:
+        """The record of a job RUNNING here as last seen (without its input), if tracked."""
+        tracked = self._running.get(job_id)
+        return tracked.record if tracked is not None else None
 
     # --- the scheduler's and operators' transitions -------------------------------
 
