@@ -202,7 +202,7 @@ def test_an_expired_upload_url_is_refreshed(setup_factory: Callable[..., Setup])
     refreshed = agent.wait_for("upload_url_refreshed", job_id)
     assert refreshed["reason"] == "upload URL expired"
     # The refreshed URL is signed with the job's tags too.
-    tags = setup.system.object_tags(f"jobs/{job_id}/result")
+    tags = setup.system.object_tags(f"jobs/{job_id}/attempts/1/result")
     assert tags == {"role": "developer", "save_job": "true"}
 
 

@@ -37,7 +37,7 @@ def test_submit_assign_upload_report_download(berth_system: BerthSystem) -> None
         downloaded = download(links.result.url)
         assert downloaded == uploaded
         assert gzip.decompress(downloaded) == result
-        assert berth_system.object_tags(f"jobs/{job_id}/result") == {
+        assert berth_system.object_tags(f"jobs/{job_id}/attempts/1/result") == {
             "role": "developer",
             "save_job": "false",
         }
@@ -57,5 +57,5 @@ def test_a_saved_job_restored_from_the_table_uploads_a_result_tagged_saved(
         agent.upload(assigned.result_upload, b"kept")
         agent.upload(assigned.log_upload, b"log")
     expected = {"role": "developer", "save_job": "true"}
-    assert berth_system.object_tags(f"jobs/{job_id}/result") == expected
-    assert berth_system.object_tags(f"jobs/{job_id}/log") == expected
+    assert berth_system.object_tags(f"jobs/{job_id}/attempts/1/result") == expected
+    assert berth_system.object_tags(f"jobs/{job_id}/attempts/1/log") == expected

@@ -307,8 +307,22 @@ def test_a_finish_told_a_record_is_refused_once_the_agent_lost_the_job(store: Jo
     store.requeue(job.job_id, 1, NOW + 10)
     assert store.finish(job.job_id, "agent-1", completion(), 1, known=job) is None
     assert store.get(job.job_id) == replace(
-        job, status=JobStatus.QUEUED, lease_holder="", lease_expires_at=0.0
+        job, status=JobStatus.QUEUED, lease_holder="", lease_expires_at=0.0, result_attempt=0
     )
+
+
+def test_a_finished_job_names_the_attempt_whose_objects_it_serves(store: JobStore) -> None:
+    job = running(store, "agent-1", lease=NOW + 5)
+    assert (job.attempt, job.result_attempt) == (1, 1)
+    requeued = store.requeue(job.job_id, 1, NOW + 10)
+    assert requeued is not None and requeued.result_attempt == 0  # attempt 1 can never win now
+    again = store.claim(job.job_id, "agent-2", NOW + 70, NOW + 11)
+    assert again is not None and (again.attempt, again.result_attempt) == (2, 2)
+    # A finish for the attempt whose result was checked, and no other.
+    assert store.finish(job.job_id, "agent-2", completion(), 1, attempt=1) is None
+    finished = store.finish(job.job_id, "agent-2", completion(), 1, known=again, attempt=2)
+    assert finished is not None and (finished.attempt, finished.result_attempt) == (2, 2)
+    assert store.get(job.job_id) == finished
 
 
 def test_finish_by_another_agent_is_refused(store: JobStore) -> None:

@@ -3,15 +3,18 @@ server, with the presigned URLs an agent really gets."""
 
 from __future__ import annotations
 
+import gzip
 import logging
+from collections.abc import Callable
 
 import grpc
 import pytest
 from berth.scheduler.v1 import execution_pb2, job_pb2
+from botocore.exceptions import ClientError
 
 from scheduler.domain.jobs import Role
 from tests.berth_system import BerthSystem
-from tests.grpc_helpers import Agent, Submitter, clients, rpc_error
+from tests.grpc_helpers import Agent, Submitter, clients, download, eventually, rpc_error
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
 
@@ -65,3 +68,56 @@ def test_a_second_executor_token_naming_the_agent_is_refused_on_heartbeat_refres
     assert impostor_token not in caplog.text
     assigned_line = next(r.getMessage() for r in caplog.records if "assigned:" in r.getMessage())
     assert "agent=agent-x token=" in assigned_line and impostor_id not in assigned_line
+
+
+def object_exists(system: BerthSystem, key: str) -> bool:
+    try:
+        system.aws_client("s3").head_object(Bucket=system.names.bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def test_a_stale_agents_late_upload_never_changes_what_the_owner_downloads(
+    make_berth_system: Callable[..., BerthSystem],
+) -> None:
+    """X goes silent, its lease lapses, Z completes the job; X's presigned PUTs (valid for
+    hours) then succeed at S3, but only into X's own attempt's objects, which are swept."""
+    system = make_berth_system(
+        lease_seconds=2.0, orphan_input_age_seconds=1.0, orphan_sweep_seconds=0.5
+    )
+    with clients(system) as (submission, execution):
+        owner = Submitter(submission, system.tokens["developer"])
+        stale = Agent(execution, system.tokens["executor"], agent_id="agent-x")
+        honest = Agent(execution, system.tokens["executor"], agent_id="agent-z")
+        job_id = owner.submit(b"OPENQASM 3;")
+        lost = stale.assign()
+        assert lost is not None and (lost.job_id, lost.attempt) == (job_id, 1)
+        eventually(
+            lambda: owner.status(job_id).status == job_pb2.JOB_STATUS_QUEUED,
+            what="the silent agent's lease to lapse",
+        )
+        won = honest.assign()
+        assert won is not None and (won.job_id, won.attempt) == (job_id, 2)
+        served = honest.upload(won.result_upload, b"Z's counts")
+        honest.upload(won.log_upload, b"Z's log")
+        honest.report(job_id, raw=10, encoded=len(served), log_bytes=7)
+
+        stale.upload(lost.result_upload, b"X's forged counts")  # S3 takes it: the URL is valid
+        stale.upload(lost.log_upload, b"X's log")
+        refused = rpc_error(lambda: stale.report(job_id, raw=17, encoded=1))
+        assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+        links = owner.result(job_id)
+        assert gzip.decompress(download(links.result.url)) == b"Z's counts"
+        assert gzip.decompress(download(links.log.url)) == b"Z's log"
+        x_keys = [f"jobs/{job_id}/attempts/1/result", f"jobs/{job_id}/attempts/1/log"]
+        eventually(
+            lambda: not any(object_exists(system, key) for key in x_keys),
+            timeout_s=20,
+            what="the sweep to delete the lost attempt's objects",
+        )
+        assert gzip.decompress(download(owner.result(job_id).result.url)) == b"Z's counts"
+        assert object_exists(system, f"jobs/{job_id}/attempts/2/result")

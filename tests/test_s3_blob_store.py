@@ -27,8 +27,8 @@ def blobs(moto_endpoint: str) -> S3BlobStore:
 
 def test_the_upload_signature_covers_the_content_type_and_the_tags(blobs: S3BlobStore) -> None:
     targets = (
-        blobs.result_upload_target("job-4", 60, TAGS),
-        blobs.log_upload_target("job-4", 60, TAGS),
+        blobs.result_upload_target("job-4", 1, 60, TAGS),
+        blobs.log_upload_target("job-4", 1, 60, TAGS),
     )
     for target in targets:
         assert target.headers == SIGNED_HEADERS
@@ -37,7 +37,7 @@ def test_the_upload_signature_covers_the_content_type_and_the_tags(blobs: S3Blob
 
 
 def test_a_download_is_served_as_gzip(blobs: S3BlobStore) -> None:
-    target = blobs.result_upload_target("job-6", 60, TAGS)
+    target = blobs.result_upload_target("job-6", 1, 60, TAGS)
     assert requests.put(target.url, data=b"r", headers=target.headers, timeout=10).ok
-    download = requests.get(blobs.result_download_link("job-6", 60).url, timeout=10)
+    download = requests.get(blobs.result_download_link("job-6", 1, 60).url, timeout=10)
     assert download.headers["Content-Type"] == "application/gzip"

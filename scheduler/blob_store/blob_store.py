@@ -5,6 +5,11 @@ logs never pass through the scheduler: agents upload them to presigned
 targets and owners download them from presigned links, so a large result
 costs the scheduler nothing.
 
+Each attempt (n >= 1) has its own result and log objects, so an agent that
+lost its lease can upload only to its own attempt's, never to those the job
+serves (see JobRecord.result_attempt). Attempt 0 names the job-level objects
+of jobs run before attempts had their own; they are still read.
+
 Every method is blocking and raises `scheduler.domain.errors.Unavailable`
 when the backing service cannot be reached or throttles.
 """
@@ -30,6 +35,15 @@ class StoredInput:
     written_at: float  # epoch seconds of the last write, at the store's granularity
 
 
+@dataclass(frozen=True)
+class StoredAttempt:
+    """A result or log object of one attempt (n >= 1) of a job."""
+
+    job_id: str
+    attempt: int
+    written_at: float  # as for StoredInput
+
+
 class BlobStore(Protocol):
     def put_input(self, job_id: str, payload: bytes, tags: dict[str, str]) -> None:
         """MUST be durable when it returns (the job is acknowledged after it)."""
@@ -50,20 +64,29 @@ class BlobStore(Protocol):
         nor results or logs. The order is unspecified.
         """
 
+    def list_attempts(self, written_before: float) -> Iterator[StoredAttempt]:
+        """Every result and log object of an attempt (n >= 1) last written before
+        `written_before`, as `list_inputs` lists inputs (all pages, the same bound)."""
+
     def result_upload_target(
-        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+        self, job_id: str, attempt: int, expires_in_s: int, tags: dict[str, str]
     ) -> UploadTarget:
-        """A presigned PUT; the upload MUST carry exactly `headers`, which carry `tags`."""
+        """A presigned PUT to `attempt`'s result, and only to it; the upload MUST carry
+        exactly `headers`, which carry `tags`."""
 
     def log_upload_target(
-        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+        self, job_id: str, attempt: int, expires_in_s: int, tags: dict[str, str]
     ) -> UploadTarget:
-        """Like result_upload_target, for the job's captured stdout/stderr."""
+        """Like result_upload_target, for the attempt's captured stdout/stderr."""
 
-    def result_exists(self, job_id: str) -> bool: ...
+    def result_exists(self, job_id: str, attempt: int) -> bool: ...
 
-    def log_exists(self, job_id: str) -> bool: ...
+    def log_exists(self, job_id: str, attempt: int) -> bool: ...
 
-    def result_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink: ...
+    def result_download_link(self, job_id: str, attempt: int, expires_in_s: int) -> DownloadLink:
+        """A presigned GET of `attempt`'s result (0: the job-level object)."""
 
-    def log_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink: ...
+    def log_download_link(self, job_id: str, attempt: int, expires_in_s: int) -> DownloadLink: ...
+
+    def delete_attempt(self, job_id: str, attempt: int) -> None:
+        """Delete the attempt's result and log (n >= 1). Idempotent."""

@@ -7,11 +7,13 @@ agent's PUT and an owner's GET do against S3, with S3's checks (the headers
 must be exactly the target's, which carry the tags; an expired target or
 link is refused). A target's URL names the object and is remembered with
 its headers, as a signature would hold them, for the store's life (a test's).
+An object is keyed by its kind, job and attempt (0 for inputs and job-level objects).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
-from scheduler.blob_store.blob_store import StoredInput
+from scheduler.blob_store.blob_store import StoredAttempt, StoredInput
 from scheduler.domain.errors import NotFound
 from scheduler.domain.jobs import DownloadLink, UploadTarget
 
 Kind = Literal["input", "result", "log"]
+Key = tuple[Kind, str, int]  # kind, job id, attempt
 GZIP = "application/gzip"
 TAGS_HEADER = "x-berth-tagging"
 
@@ -41,7 +44,7 @@ class _Blob:
 
 @dataclass(frozen=True)
 class _Issued:
-    key: tuple[Kind, str]
+    key: Key
     expires_at: float
     headers: dict[str, str]
 
@@ -49,55 +52,71 @@ class _Issued:
 class MemoryBlobStore:
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._blobs: dict[tuple[Kind, str], _Blob] = {}
+        self._blobs: dict[Key, _Blob] = {}
         self._issued: dict[str, _Issued] = {}
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
 
     def put_input(self, job_id: str, payload: bytes, tags: dict[str, str]) -> None:
-        self._write(("input", job_id), payload, tags)
+        self._write(("input", job_id, 0), payload, tags)
 
     def get_input(self, job_id: str) -> bytes:
         with self._lock:
-            blob = self._blobs.get(("input", job_id))
+            blob = self._blobs.get(("input", job_id, 0))
         if blob is None:
             raise NotFound(f"job {job_id} has no stored input")
         return blob.data
 
     def delete_input(self, job_id: str) -> None:
         with self._lock:
-            self._blobs.pop(("input", job_id), None)
+            self._blobs.pop(("input", job_id, 0), None)
 
     def list_inputs(self, written_before: float) -> Iterator[StoredInput]:
         with self._lock:
             inputs = [
                 StoredInput(job_id, blob.written_at)
-                for (kind, job_id), blob in self._blobs.items()
+                for (kind, job_id, _), blob in self._blobs.items()
                 if kind == "input" and blob.written_at < written_before
             ]
         yield from inputs
 
+    def list_attempts(self, written_before: float) -> Iterator[StoredAttempt]:
+        with self._lock:
+            objects = [
+                StoredAttempt(job_id, attempt, blob.written_at)
+                for (kind, job_id, attempt), blob in self._blobs.items()
+                if kind != "input" and attempt > 0 and blob.written_at < written_before
+            ]
+        yield from objects
+
     def result_upload_target(
-        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+        self, job_id: str, attempt: int, expires_in_s: int, tags: dict[str, str]
     ) -> UploadTarget:
-        return self._upload_target(("result", job_id), expires_in_s, tags)
+        return self._upload_target(("result", job_id, attempt), expires_in_s, tags)
 
     def log_upload_target(
-        self, job_id: str, expires_in_s: int, tags: dict[str, str]
+        self, job_id: str, attempt: int, expires_in_s: int, tags: dict[str, str]
     ) -> UploadTarget:
-        return self._upload_target(("log", job_id), expires_in_s, tags)
+        return self._upload_target(("log", job_id, attempt), expires_in_s, tags)
 
-    def result_exists(self, job_id: str) -> bool:
-        return self._exists(("result", job_id))
+    def result_exists(self, job_id: str, attempt: int) -> bool:
+        return self._exists(("result", job_id, attempt))
 
-    def log_exists(self, job_id: str) -> bool:
-        return self._exists(("log", job_id))
+    def log_exists(self, job_id: str, attempt: int) -> bool:
+        return self._exists(("log", job_id, attempt))
 
-    def result_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink:
-        return self._download_link(("result", job_id), expires_in_s)
+    def result_download_link(self, job_id: str, attempt: int, expires_in_s: int) -> DownloadLink:
+        return self._download_link(("result", job_id, attempt), expires_in_s)
 
-    def log_download_link(self, job_id: str, expires_in_s: int) -> DownloadLink:
-        return self._download_link(("log", job_id), expires_in_s)
+    def log_download_link(self, job_id: str, attempt: int, expires_in_s: int) -> DownloadLink:
+        return self._download_link(("log", job_id, attempt), expires_in_s)
+
+    def delete_attempt(self, job_id: str, attempt: int) -> None:
+        if attempt < 1:
+            raise ValueError("only an attempt's own objects are deleted, not the job-level ones")
+        with self._lock:
+            for kind in ("result", "log"):
+                self._blobs.pop((kind, job_id, attempt), None)
 
     # --- what S3 does for a presigned URL's holder ----------------------------------
 
@@ -113,59 +132,73 @@ class MemoryBlobStore:
 
     def download(self, url: str) -> bytes:
         """The GET an owner sends to a link: NotFound until the object is there."""
-        kind, job_id, expires_at = _parse_link(url)
+        key, expires_at = _parse_link(url)
         if self._clock() > expires_at:
             raise Refused("the download link expired")
-        with self._lock:
-            blob = self._blobs.get((kind, job_id))
-        if blob is None:
-            raise NotFound(f"job {job_id} has no {kind}")
-        return blob.data
+        return self.data(*key)
 
-    def tags(self, kind: Kind, job_id: str) -> dict[str, str]:
+    def data(self, kind: Kind, job_id: str, attempt: int = 0) -> bytes:
+        """An object's bytes, as they are stored now."""
+        return self._blob((kind, job_id, attempt)).data
+
+    def tags(self, kind: Kind, job_id: str, attempt: int = 0) -> dict[str, str]:
         """The tags an object carries (for bucket lifecycle rules on S3)."""
-        with self._lock:
-            blob = self._blobs.get((kind, job_id))
-        if blob is None:
-            raise NotFound(f"job {job_id} has no {kind}")
-        return dict(blob.tags)
+        return dict(self._blob((kind, job_id, attempt)).tags)
 
     # ---------------------------------------------------------------------------------
 
-    def _write(self, key: tuple[Kind, str], data: bytes, tags: dict[str, str]) -> None:
+    def _blob(self, key: Key) -> _Blob:
+        with self._lock:
+            blob = self._blobs.get(key)
+        if blob is None:
+            kind, job_id, attempt = key
+            raise NotFound(
+                f"job {job_id} has no {kind}" + (f" of attempt {attempt}" if attempt else "")
+            )
+        return blob
+
+    def _write(self, key: Key, data: bytes, tags: dict[str, str]) -> None:
         blob = _Blob(bytes(data), dict(tags), self._clock())
         with self._lock:
             self._blobs[key] = blob
 
-    def _exists(self, key: tuple[Kind, str]) -> bool:
+    def _exists(self, key: Key) -> bool:
         with self._lock:
             return key in self._blobs
 
-    def _upload_target(
-        self, key: tuple[Kind, str], expires_in_s: int, tags: dict[str, str]
-    ) -> UploadTarget:
+    def _upload_target(self, key: Key, expires_in_s: int, tags: dict[str, str]) -> UploadTarget:
         expires_at = self._clock() + expires_in_s
         headers = {"Content-Type": GZIP}
         if tags:
             headers[TAGS_HEADER] = urlencode(tags)
-        kind, job_id = key
-        url = f"memory://blobs/jobs/{job_id}/{kind}?upload={next(self._serial)}"
+        url = f"{_object_url(key)}?upload={next(self._serial)}"
         with self._lock:
             self._issued[url] = _Issued(key, expires_at, headers)
         return UploadTarget(url=url, expires_at=expires_at, headers=dict(headers))
 
-    def _download_link(self, key: tuple[Kind, str], expires_in_s: int) -> DownloadLink:
+    def _download_link(self, key: Key, expires_in_s: int) -> DownloadLink:
         expires_at = self._clock() + expires_in_s
-        kind, job_id = key
         query = urlencode({"expires": repr(expires_at)})
-        return DownloadLink(
-            url=f"memory://blobs/jobs/{job_id}/{kind}?{query}", expires_at=expires_at
-        )
+        return DownloadLink(url=f"{_object_url(key)}?{query}", expires_at=expires_at)
 
 
-def _parse_link(url: str) -> tuple[Kind, str, float]:
-    path, _, query = url.removeprefix("memory://blobs/jobs/").partition("?")
-    job_id, _, kind = path.rpartition("/")
-    if kind not in ("result", "log") or not job_id:
+_URL_PREFIX = "memory://blobs/jobs/"
+_LINK = re.compile(r"([^/]+)(?:/attempts/([1-9][0-9]*))?/(result|log)")
+
+
+def _object_url(key: Key) -> str:
+    """Named as the S3 store names its keys."""
+    kind, job_id, attempt = key
+    if attempt == 0:
+        return f"{_URL_PREFIX}{job_id}/{kind}"
+    return f"{_URL_PREFIX}{job_id}/attempts/{attempt}/{kind}"
+
+
+def _parse_link(url: str) -> tuple[Key, float]:
+    path, _, query = url.removeprefix(_URL_PREFIX).partition("?")
+    match = _LINK.fullmatch(path)
+    if not url.startswith(_URL_PREFIX) or match is None:
         raise NotFound(f"{url!r} is not a download link of this store")
-    return kind, job_id, float(dict(parse_qsl(query)).get("expires", "0"))  # type: ignore[return-value]
+    kind: Kind = "result" if match[3] == "result" else "log"
+    key = (kind, match[1], int(match[2] or 0))
+    return key, float(dict(parse_qsl(query)).get("expires", "0"))

@@ -75,6 +75,10 @@ class JobRecord:
     lease_credential: str = ""
     lease_expires_at: float = 0.0
     cancel_requested: bool = False
+    # The attempt whose own result and log objects are this job's: set by the claim that
+    # starts the attempt, cleared (0) by a requeue, kept by the transition that ends the
+    # job; see `served_attempt`. 0 on records from before attempts had their own objects.
+    result_attempt: int = 0
     tried_agents: list[str] = field(default_factory=list)
     detail: str = ""
     dequeued_at: float = 0.0
@@ -90,6 +94,12 @@ class JobRecord:
     # The input, when it is small enough to live in the record itself (one write at
     # submit, none at claim); None when it is in the blob store.
     inline_input: bytes | None = field(default=None, repr=False)
+
+
+def served_attempt(job: JobRecord) -> int:
+    """The attempt whose objects are the job's result and log (uploads go there too while it
+    runs); 0 names the job-level objects, which jobs run by older versions use."""
+    return job.result_attempt if job.result_attempt == job.attempt else 0
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def claim_job(
             {**values, ":agent": [agent_id]},
             raw=(
                 "#attempt = #attempt + :one",
+                "#result_attempt = #attempt + :one",
                 "#tried_agents = list_append(#tried_agents, :agent)",
             ),
         )
@@ -102,6 +103,7 @@ def finish_job(
     known: JobRecord | None,
     *,
     credential: str = "",
+    attempt: int | None = None,
 ) -> JobRecord | None:
     # Five clauses: the agent's report is one attribute (see job_item_codec.py).
     changes: dict[str, object] = {
@@ -119,8 +121,12 @@ def finish_job(
             **credential_values(credential),
         }
         if known is not None:
-            condition += " AND #attempt = :attempt AND #cancel_requested = :cancel"
-            values.update({":attempt": known.attempt, ":cancel": known.cancel_requested})
+            condition += " AND #cancel_requested = :cancel"
+            values[":cancel"] = known.cancel_requested
+        expected_attempt = known.attempt if attempt is None and known is not None else attempt
+        if expected_attempt is not None:
+            condition += " AND #attempt = :attempt"
+            values[":attempt"] = expected_attempt
         outcome = reported_outcome_attribute(completion)
         return Update(changes, condition, values, encoded={OUTCOME: outcome})
 
@@ -128,7 +134,7 @@ def finish_job(
         return finished(known, completion, job_expiry)
 
     def held(job: JobRecord) -> bool:
-        return holds_lease(job, agent_id, credential)
+        return holds_lease(job, agent_id, credential) and attempt in (None, job.attempt)
 
     return _write(client, table, job_id, known, held, update, derive)
 

@@ -56,7 +56,7 @@ from scheduler.job_store.page_tokens import (
     parse_all_page_token,
     parse_owner_page_token,
 )
-from scheduler.job_store.record_changes import CLEARED_LEASE
+from scheduler.job_store.record_changes import CLEARED_LEASE, RELEASED_ATTEMPT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -173,6 +173,7 @@ class DynamoDbJobStore:
         *,
         known: JobRecord | None = None,
         credential: str = "",
+        attempt: int | None = None,
     ) -> JobRecord | None:
         if not completion.status.terminal:
             raise ValueError(f"finish needs a terminal status, not {completion.status}")
@@ -185,6 +186,7 @@ class DynamoDbJobStore:
             job_expiry,
             known,
             credential=credential,
+            attempt=attempt,
         )
 
     def cancel_queued(
@@ -204,7 +206,7 @@ class DynamoDbJobStore:
         # Clears a cancel request, so that `claim` need not: a requeued job is claimed anew.
         return self._transition(
             job_id,
-            {"status": JobStatus.QUEUED, "cancel_requested": False, **CLEARED_LEASE},
+            {"status": JobStatus.QUEUED, "cancel_requested": False, **RELEASED_ATTEMPT},
             _RUNNING_ATTEMPT + _LEASE_EXPIRED,
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":now": now},
         )
@@ -212,7 +214,7 @@ class DynamoDbJobStore:
     def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
         return self._transition(
             job_id,
-            {"status": JobStatus.QUEUED, "detail": detail, **CLEARED_LEASE},
+            {"status": JobStatus.QUEUED, "detail": detail, **RELEASED_ATTEMPT},
             _RUNNING_ATTEMPT + " AND #cancel_requested = :no_cancel",
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":no_cancel": False},
         )

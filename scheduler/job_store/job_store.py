@@ -74,7 +74,8 @@ class JobStore(Protocol):
 
         MUST only succeed while the job is QUEUED. Sets lease holder and
         expiry, dequeued_at = now, increments `attempt`, appends agent_id to
-        `tried_agents`. The claimed job has no cancel request (a QUEUED job
+        `tried_agents`, and sets `result_attempt` to the new attempt (its uploads go
+        to that attempt's objects). The claimed job has no cancel request (a QUEUED job
         never has one: see `requeue`).
         """
 
@@ -93,11 +94,14 @@ class JobStore(Protocol):
         *,
         known: JobRecord | None = None,
         credential: str = "",
+        attempt: int | None = None,
     ) -> JobRecord | None:
         """RUNNING -> completion.status, as reported by the lease holder.
 
         MUST only succeed while RUNNING and held by `agent_id` under `credential`,
-        as for `renew_lease`. Clears the lease.
+        as for `renew_lease`, and, when `attempt` is given, at that attempt (the
+        one whose result the caller checked). Clears the lease and keeps
+        `result_attempt`: the finished job serves that attempt's objects.
         `known`: the job's record as the caller last saw it RUNNING, as for
         `claim` (a stale one MUST change nothing about the outcome).
         """
@@ -114,16 +118,16 @@ class JobStore(Protocol):
         """RUNNING -> QUEUED after a lost lease; queued_at is kept.
 
         MUST only succeed while RUNNING with this `attempt` and a lease that
-        expired before `now` (a renewal by any replica wins). Clears the lease
-        and any cancel request: the next claim runs the job anew.
+        expired before `now` (a renewal by any replica wins). Clears the lease,
+        `result_attempt` and any cancel request: the next claim runs the job anew.
         """
 
     def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
         """RUNNING -> QUEUED on an operator's request, whatever the lease; queued_at is kept.
 
         MUST only succeed while RUNNING with this `attempt` and no cancel
-        requested (the owner's cancel wins over a requeue). Clears the lease,
-        sets `detail`; `attempt` and `tried_agents` stay, so the next claim
+        requested (the owner's cancel wins over a requeue). Clears the lease and
+        `result_attempt`, sets `detail`; `attempt` and `tried_agents` stay, so the next claim
         counts as a new attempt.
         """
 

@@ -31,7 +31,13 @@ from scheduler.job_store.page_tokens import (
     parse_all_page_token,
     parse_owner_page_token,
 )
-from scheduler.job_store.record_changes import CLEARED_LEASE, claimed, finished, holds_lease
+from scheduler.job_store.record_changes import (
+    CLEARED_LEASE,
+    RELEASED_ATTEMPT,
+    claimed,
+    finished,
+    holds_lease,
+)
 
 _DAY_S = 86_400.0
 
@@ -118,12 +124,14 @@ class MemoryJobStore:
         *,
         known: JobRecord | None = None,
         credential: str = "",
+        attempt: int | None = None,
     ) -> JobRecord | None:
         if not completion.status.terminal:
             raise ValueError(f"finish needs a terminal status, not {completion.status}")
+        held = _held_by(agent_id, credential)
         return self._transition(
             job_id,
-            _held_by(agent_id, credential),
+            lambda job: held(job) and attempt in (None, job.attempt),
             lambda job: finished(job, completion, job_expiry),
         )
 
@@ -140,7 +148,7 @@ class MemoryJobStore:
         return self._transition(
             job_id,
             _running_attempt(attempt, expired_before=now),
-            _set(status=JobStatus.QUEUED, cancel_requested=False, **CLEARED_LEASE),
+            _set(status=JobStatus.QUEUED, cancel_requested=False, **RELEASED_ATTEMPT),
         )
 
     def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
@@ -148,7 +156,7 @@ class MemoryJobStore:
         return self._transition(
             job_id,
             lambda job: attempt_runs(job) and not job.cancel_requested,
-            _set(status=JobStatus.QUEUED, detail=detail, **CLEARED_LEASE),
+            _set(status=JobStatus.QUEUED, detail=detail, **RELEASED_ATTEMPT),
         )
 
     def fail_queued(

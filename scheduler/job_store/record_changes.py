@@ -16,6 +16,8 @@ CLEARED_LEASE: dict[str, object] = {
     "lease_credential": "",
     "lease_expires_at": 0.0,
 }
+# What a requeue clears: the lease, and its attempt's claim to be the one served.
+RELEASED_ATTEMPT: dict[str, object] = {**CLEARED_LEASE, "result_attempt": 0}
 # Every field of an agent's report has a record field of its name.
 _REPORTED = tuple(f.name for f in fields(Completion))
 
@@ -31,6 +33,7 @@ def claimed(
         lease_expires_at=lease_expires_at,
         dequeued_at=now,
         attempt=job.attempt + 1,
+        result_attempt=job.attempt + 1,
         tried_agents=[*job.tried_agents, agent_id],
     )
 

@@ -26,6 +26,7 @@ from scheduler.domain.jobs import (
     JobStatus,
     Principal,
     UploadTarget,
+    served_attempt,
 )
 from scheduler.job_store.job_store import JobStore
 from scheduler.job_store.record_changes import holds_lease
@@ -108,20 +109,29 @@ class ExecutionOperations:
     async def _claim(
         self, entry: QueueEntry, agent_id: str, caller: Principal | None
     ) -> Assignment | None:
-        # Presigning needs only the job id and makes no request: it runs while the
-        # claim's round trip is out, instead of after it (dispatch latency).
+        # Presigning needs the job id and the attempt the claim will start, and makes no
+        # request: it runs while the claim's round trip is out, instead of after it
+        # (dispatch latency), when this replica knows the attempt the job is queued at.
         tags = lifecycle_tags(entry.role, entry.save_job)
-        targets = asyncio.ensure_future(self._upload_targets(entry.job_id, tags))
+        expected = self._lifecycle.expected_attempt(entry.job_id)
+        early = None
+        if expected is not None:
+            early = asyncio.ensure_future(self._upload_targets(entry.job_id, expected, tags))
         try:
             claimed = await self._lifecycle.claim(entry, agent_id, credential=_credential(caller))
         except BaseException:
-            _discard(targets)
+            _discard(early)
             raise
         if claimed is None:
-            _discard(targets)
+            _discard(early)
             return None
         job = claimed.job
-        result_upload, log_upload = await targets
+        attempt = served_attempt(job)
+        if early is not None and attempt == expected:
+            result_upload, log_upload = await early
+        else:  # not known here, or the claim started another attempt than presigned for
+            _discard(early)
+            result_upload, log_upload = await self._upload_targets(job.job_id, attempt, tags)
         log.info(
             "job %s assigned: backend=%s agent=%s token=%s attempt=%d waited=%.3fs",
             job.job_id,
@@ -141,14 +151,15 @@ class ExecutionOperations:
         )
 
     async def _upload_targets(
-        self, job_id: str, tags: dict[str, str]
+        self, job_id: str, attempt: int, tags: dict[str, str]
     ) -> tuple[UploadTarget, UploadTarget]:
+        """Targets of `attempt`'s own objects: the agent of another attempt cannot reach them."""
         blobs, expires = self._blobs, self._config.upload_url_seconds
 
         def presign() -> tuple[UploadTarget, UploadTarget]:
             return (
-                blobs.result_upload_target(job_id, expires, tags),
-                blobs.log_upload_target(job_id, expires, tags),
+                blobs.result_upload_target(job_id, attempt, expires, tags),
+                blobs.log_upload_target(job_id, attempt, expires, tags),
             )
 
         return await self._io.run(presign)
@@ -178,7 +189,8 @@ class ExecutionOperations:
         log.info(
             "job %s upload targets renewed: agent=%s token=%s", job_id, agent_id, _token_id(caller)
         )
-        return await self._upload_targets(job_id, lifecycle_tags(job.role, job.save_job))
+        tags = lifecycle_tags(job.role, job.save_job)
+        return await self._upload_targets(job_id, served_attempt(job), tags)
 
     async def report(
         self, job_id: str, agent_id: str, completion: Completion, caller: Principal | None = None
@@ -217,16 +229,22 @@ class ExecutionOperations:
     async def _finish(
         self, held: JobRecord, agent_id: str, credential: str, completion: Completion
     ) -> JobRecord | None:
-        """End the job the agent holds as `held` says; None if the record moved on."""
+        """End the job the agent holds as `held` says; None if the record moved on.
+
+        The write is conditional on `held`'s attempt, whose result was checked: the job
+        then serves that attempt's objects, which no other agent could upload to.
+        """
         job_id = held.job_id
         if completion.status is JobStatus.COMPLETED and not await self._io.run(
-            self._blobs.result_exists, job_id
+            self._blobs.result_exists, job_id, served_attempt(held)
         ):
             raise FailedPrecondition(
                 f"no result object for job {job_id}: upload it to the presigned URL "
                 "before reporting SUCCESS"
             )
-        job = await self._lifecycle.finish(job_id, agent_id, completion, credential=credential)
+        job = await self._lifecycle.finish(
+            job_id, agent_id, completion, credential=credential, attempt=held.attempt
+        )
         if job is not None:
             self._agents.active(agent_id, job.backend, self._clock())
         return job
@@ -291,8 +309,10 @@ def _refusal(
     return FailedPrecondition(f"agent {agent_id} does not hold the lease of job {job_id}")
 
 
-def _discard(task: asyncio.Future[Any]) -> None:
+def _discard(task: asyncio.Future[Any] | None) -> None:
     """Drop a task whose result is not wanted, without an unretrieved-exception warning."""
+    if task is None:
+        return
     task.cancel()
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
 

@@ -245,21 +245,38 @@ class JobLifecycle:
         return job, lease_expires_at
 
     async def finish(
-        self, job_id: str, agent_id: str, completion: Completion, *, credential: str = ""
+        self,
+        job_id: str,
+        agent_id: str,
+        completion: Completion,
+        *,
+        credential: str = "",
+        attempt: int | None = None,
     ) -> JobRecord | None:
         """RUNNING -> the reported end; None unless `agent_id` holds the lease under
-        `credential`."""
+        `credential` (at `attempt`, if given)."""
         tracked = self._running.get(job_id)
         known = tracked.record if tracked is not None else None
         expiry = self.job_expiry(completion.finished_at)
         job = await self._io.execution.run(
             lambda: self._store.finish(
-                job_id, agent_id, completion, expiry, known=known, credential=credential
+                job_id,
+                agent_id,
+                completion,
+                expiry,
+                known=known,
+                credential=credential,
+                attempt=attempt,
             )
         )
         if job is not None:
             self._ended(job)
         return job
+
+    def expected_attempt(self, job_id: str) -> int | None:
+        """The attempt a claim of this queued job would start, if its record is kept here."""
+        known = self._queued_records.get(job_id)
+        return known.attempt + 1 if known is not None else None
 
     def running_record(self, job_id: str) -> JobRecord | None:
         """The record of a job RUNNING here as last seen (without its input), if tracked."""
@@ -276,6 +293,7 @@ class JobLifecycle:
         if requeued is not None:
             self._running.pop(job.job_id, None)
             await self._requeue(requeued)
+            await self._discard_attempt(self._io.submission, job.job_id, job.attempt)
         return requeued
 
     async def fail(self, job: JobRecord, detail: str) -> JobRecord | None:
@@ -318,6 +336,7 @@ class JobLifecycle:
             )
             if job is not None:
                 self._running.pop(running.job_id, None)
+                await self._discard_attempt(self._io.execution, job.job_id, running.attempt)
                 if await self._requeue(job):
                     log.warning("job %s requeued beyond SCHEDULER_MAX_QUEUE_BYTES", job.job_id)
                 self._metrics.lease_expired(job.backend, "requeued")
@@ -358,6 +377,14 @@ class JobLifecycle:
         expiry = self.job_expiry(now)
         args = (job.job_id, job.attempt, status, detail, now, expiry)
         return await io.run(lambda: end(*args, require_expired_lease=expired_lease))
+
+    async def _discard_attempt(self, io: BlockingIo, job_id: str, attempt: int) -> None:
+        """Delete what a requeued attempt uploaded: it can never be served now. What its
+        agent uploads later is left to the orphan sweep, as is this delete if S3 fails."""
+        try:
+            await io.run(self._blobs.delete_attempt, job_id, attempt)
+        except Unavailable as error:
+            log.warning("job %s: the objects of lost attempt %d stay: %s", job_id, attempt, error)
 
     async def _resync(self, running: RunningJob) -> None:
         """A condition failed: someone else moved the job. Follow the record."""

@@ -35,6 +35,7 @@ from scheduler.domain.jobs import (
     Principal,
     Role,
     SubmitRequest,
+    served_attempt,
 )
 from scheduler.job_store.job_store import JobPage, JobStore
 from scheduler.queue.fair_share import FairShareTracker
@@ -213,10 +214,11 @@ class SubmissionOperations:
                 + (" (GetJobLog has its log)" if job.status.terminal and job.log_bytes else "")
             )
         expires = self._config.download_url_seconds
-        result = await self._io.run(self._blobs.result_download_link, job_id, expires)
+        attempt = served_attempt(job)  # the finishing report's: a stale agent's never are
+        result = await self._io.run(self._blobs.result_download_link, job_id, attempt, expires)
         log_link = None
         if job.log_bytes:
-            log_link = await self._io.run(self._blobs.log_download_link, job_id, expires)
+            log_link = await self._io.run(self._blobs.log_download_link, job_id, attempt, expires)
         return ResultLinks(result, log_link, job.result_raw_bytes, job.result_encoded_bytes)
 
     async def log_link(self, principal: Principal, job_id: str) -> DownloadLink:
@@ -228,7 +230,10 @@ class SubmissionOperations:
         if not job.log_bytes:
             raise FailedPrecondition(f"job {job_id} has no log: its agent uploaded none")
         return await self._io.run(
-            self._blobs.log_download_link, job_id, self._config.download_url_seconds
+            self._blobs.log_download_link,
+            job_id,
+            served_attempt(job),
+            self._config.download_url_seconds,
         )
 
     async def list_jobs(
