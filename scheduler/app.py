@@ -266,7 +266,7 @@ class SchedulerApp:
         self.metrics.serving(serving)
         await self.submission.serve(
             submission_services(
-                SubmissionServicer(layer.submissions, layer.usage, self.serving),
+                SubmissionServicer(layer.submissions, layer.usage, layer.arrays, self.serving),
                 AdminServicer(layer.administration, agents, activity),
             ),
             serving=serving,

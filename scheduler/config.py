@@ -237,6 +237,10 @@ class SchedulerConfig:
             "longest job timeout a %s may ask for, seconds",
         ),
     )
+    max_array_jobs: Mapping[Role, int] = keyed_options(
+        {Role.ADMIN: 10000, Role.DEVELOPER: 1000, Role.GUEST: 100},
+        _per_role("MAX_ARRAY_JOBS", positive_int, "most jobs in one array of a %s"),
+    )
     # Requests per second per token on the submission port (bursts of one second's worth).
     rate_limit_per_second: Mapping[Role, float] = keyed_options(
         {Role.ADMIN: 500.0, Role.DEVELOPER: 100.0, Role.GUEST: 20.0},

@@ -43,6 +43,7 @@ from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.executions import ExecutionOperations
+from scheduler.service.job_arrays import JobArrays
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync
@@ -92,6 +93,7 @@ class ServiceLayer:
     monitor: LeaseMonitor
     replica_sync: ReplicaSync
     restored: SyncCounts  # what start-up found in the table
+    arrays: JobArrays
 
 
 async def running_job(
@@ -175,6 +177,7 @@ class ServiceWorld:
             monitor=built.monitor,
             replica_sync=built.replica_sync,
             restored=restored,
+            arrays=built.arrays,
         )
 
     def upload_result(self, assignment: Assignment, data: bytes = b"\x1f\x8b result") -> None:

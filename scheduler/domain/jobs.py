@@ -91,6 +91,12 @@ class JobRecord:
     result_raw_bytes: int = 0
     result_encoded_bytes: int = 0
     log_bytes: int = 0
+    # A member of a job array (job_arrays.py): its array, place in it, the array's
+    # size and throttle (0 = none). Fixed at submit; "" for a single job.
+    array_id: str = ""
+    array_index: int = 0
+    array_size: int = 0
+    array_max_running: int = 0
     # The input, when it is small enough to live in the record itself (one write at
     # submit, none at claim); None when it is in the blob store.
     inline_input: bytes | None = field(default=None, repr=False)

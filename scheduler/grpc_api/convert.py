@@ -8,7 +8,14 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from berth_common.times import epoch_of, seconds_of, to_duration, to_timestamp
 from scheduler.backend_status.backend_status import Availability
 from scheduler.domain.errors import InvalidArgument
-from scheduler.domain.jobs import DownloadLink, JobRecord, JobStatus, JobView, UploadTarget
+from scheduler.domain.jobs import (
+    DownloadLink,
+    JobRecord,
+    JobStatus,
+    JobView,
+    SubmitRequest,
+    UploadTarget,
+)
 
 STATUS_TO_PB: dict[JobStatus, job_pb2.JobStatus.ValueType] = {
     JobStatus.QUEUED: job_pb2.JOB_STATUS_QUEUED,
@@ -106,4 +113,21 @@ def job_info(view: JobView) -> submission_pb2.JobInfo:
         result_encoded_bytes=job.result_encoded_bytes,
         owner_name=job.owner_name,
         parameters=job.parameters,
+    )
+
+
+def submit_request(
+    job: job_pb2.Job, options: submission_pb2.SubmitOptions, size_bytes: int
+) -> SubmitRequest:
+    settings = job.settings
+    return SubmitRequest(
+        format=job.program.format,
+        payload=job.program.payload,
+        backend=settings.backend,
+        n_shots=settings.n_shots,
+        timeout_s=duration_seconds(settings.timeout, "settings.timeout"),
+        parameters=dict(settings.parameters),
+        save_job=options.save_job,
+        idempotency_key=options.idempotency_key,
+        size_bytes=size_bytes,
     )

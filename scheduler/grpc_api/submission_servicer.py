@@ -10,9 +10,9 @@ from berth.scheduler.v1 import submission_pb2, submission_pb2_grpc
 
 from berth_common.times import to_duration
 from scheduler.auth.interceptor import principal
-from scheduler.domain.jobs import SubmitRequest
-from scheduler.grpc_api import convert, usage_messages
+from scheduler.grpc_api import array_messages, convert, usage_messages
 from scheduler.grpc_api.errors import server_stream, unary
+from scheduler.service.job_arrays import JobArrays
 from scheduler.service.submissions import SubmissionOperations
 from scheduler.service.usage_reads import UsageReads
 
@@ -24,28 +24,19 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
         self,
         operations: SubmissionOperations,
         usage: UsageReads,
+        arrays: JobArrays,
         serving: Callable[[], bool] = lambda: True,
     ) -> None:
         self._ops = operations
         self._usage = usage
+        self._arrays = arrays
         self._serving = serving
 
     @unary
     async def SubmitJob(
         self, request: submission_pb2.SubmitJobRequest, context: Context
     ) -> submission_pb2.SubmitJobResponse:
-        job, settings = request.job, request.job.settings
-        submit = SubmitRequest(
-            format=job.program.format,
-            payload=job.program.payload,
-            backend=settings.backend,
-            n_shots=settings.n_shots,
-            timeout_s=convert.duration_seconds(settings.timeout, "settings.timeout"),
-            parameters=dict(settings.parameters),
-            save_job=request.options.save_job,
-            idempotency_key=request.options.idempotency_key,
-            size_bytes=request.ByteSize(),
-        )
+        submit = convert.submit_request(request.job, request.options, request.ByteSize())
         job_id = await self._ops.submit(principal(), submit)
         return submission_pb2.SubmitJobResponse(job_id=job_id)
 
@@ -146,3 +137,25 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
             max_timeout=to_duration(limits.max_timeout_s),
             rate_limit_per_second=limits.rate_limit_per_second,
         )
+
+    @unary
+    async def SubmitJobArray(
+        self, request: submission_pb2.SubmitJobArrayRequest, context: Context
+    ) -> submission_pb2.SubmitJobArrayResponse:
+        array = array_messages.array_request(request)
+        array_id, job_ids = await self._arrays.submit(principal(), array)
+        return submission_pb2.SubmitJobArrayResponse(array_id=array_id, job_ids=job_ids)
+
+    @unary
+    async def GetJobArray(
+        self, request: submission_pb2.GetJobArrayRequest, context: Context
+    ) -> submission_pb2.GetJobArrayResponse:
+        view = await self._arrays.view(principal(), request.array_id)
+        return array_messages.array_response(view)
+
+    @unary
+    async def CancelJobArray(
+        self, request: submission_pb2.CancelJobArrayRequest, context: Context
+    ) -> submission_pb2.CancelJobArrayResponse:
+        cancel = await self._arrays.cancel(principal(), request.array_id)
+        return array_messages.cancel_response(cancel)

@@ -57,6 +57,10 @@ SPEC_FIELDS = (
     "burst",
     "scheduler_version",
     "idempotency_key",
+    "array_id",
+    "array_index",
+    "array_size",
+    "array_max_running",
 )
 # What an agent reports, beyond its outcome's status, detail and timestamps.
 REPORTED_FIELDS = (

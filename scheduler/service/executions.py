@@ -101,8 +101,10 @@ class ExecutionOperations:
             remaining = deadline - self._clock()
             if remaining <= 0 or signals.closed:
                 return None
-            # Wake on a push; re-check at least every second for expiring deferrals.
-            deferred = self._lifecycle.jobs.has_deferrals()
+            # Wake on a push; re-check at least every second for expiring deferrals and
+            # array slots freed through another replica.
+            jobs = self._lifecycle.jobs
+            deferred = jobs.has_deferrals() or jobs.has_throttled_arrays()
             await signals.wait(key, min(remaining, 1.0) if deferred else remaining)
         return None
 

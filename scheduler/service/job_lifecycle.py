@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from scheduler.blob_store.blob_store import BlobStore
 from scheduler.config import SchedulerConfig
@@ -23,6 +23,7 @@ from scheduler.job_store.job_store import JobStore
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.queue_set import QueueSet
+from scheduler.service.array_throttle import ArrayThrottle
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.job_creates import JobCreates
 from scheduler.service.job_events import JobEvents, QueueSignals
@@ -72,8 +73,9 @@ class JobLifecycle:
         self._usage = TokenUsage()
         self._running: dict[str, RunningJob] = {}
         self._deferrals: dict[str, Deferral] = {}
+        self._throttle = ArrayThrottle()
         self.jobs = ReplicaJobs(
-            queues, self._running, self._deferrals, self._usage, finished, clock
+            queues, self._running, self._deferrals, self._usage, finished, clock, self._throttle
         )
         self._creates = JobCreates(store, io.submission)
         # The record of each job as it was queued here, for a claim that need not read
@@ -129,6 +131,83 @@ class JobLifecycle:
         await self._queue(job, payload)
         return True
 
+    async def create_array(
+        self,
+        owner: str,
+        role: Role,
+        members: Sequence[tuple[str, int]],
+        prepare: Callable[[], Awaitable[tuple[list[JobRecord], bytes | None]]],
+        *,
+        keyed: bool,
+    ) -> bool:
+        """Admit an array's QUEUED jobs (job id, bytes) whole, or none of them.
+
+        All are counted and their bytes reserved before `prepare` builds the
+        records (and stores the shared input, None when it is inline). The first
+        record is written first, conditionally when `keyed`: False when a retry
+        with the same key created the array. The rest share a few batch writes.
+        """
+        limit = self._config.max_concurrent_jobs[role]
+        now = self._clock()
+        acquired: list[str] = []
+        for job_id, _ in members:
+            if not self._usage.try_acquire(owner, job_id, limit, now):
+                for counted in acquired:
+                    self._usage.release(owner, counted)
+                raise ResourceExhausted(
+                    f"the array has {len(members)} jobs and this token has "
+                    f"{self._usage.active(owner)} queued or running; the limit for role "
+                    f"{role.value} is {limit} (SCHEDULER_MAX_CONCURRENT_JOBS_"
+                    f"{role.value.upper()}); submit a smaller array or wait for jobs to finish"
+                )
+            acquired.append(job_id)
+        total = sum(size for _, size in members)
+        if not self._queues.try_reserve(total):
+            for job_id in acquired:
+                self._usage.release(owner, job_id)
+            raise ResourceExhausted(
+                f"the array's {total} bytes do not fit the queue ({self._queues.used_bytes} of "
+                f"{self._queues.max_bytes} bytes used, SCHEDULER_MAX_QUEUE_BYTES); "
+                "retry later or submit a smaller array"
+            )
+        try:
+            jobs, payload = await prepare()
+            first, rest = jobs[0], jobs[1:]
+            if keyed:
+                created = await self._io.submission.run(self._store.create, first)
+            else:
+                rest = jobs
+                created = True
+            if created:
+                left = await self._io.submission.run(self._store.create_many, rest)
+                if left:
+                    await self._fail_partial_array(jobs, left)
+        except BaseException:
+            self._queues.release(total)
+            for job_id in acquired:
+                self._usage.release(owner, job_id)
+            raise
+        if not created:
+            self._queues.release(total)  # its jobs stay counted: they exist
+            return False
+        for job in jobs:
+            await self._queue(job, payload)
+        return True
+
+    async def _fail_partial_array(self, jobs: list[JobRecord], left: set[str]) -> None:
+        """Some records were not stored: fail those that were, so none of them runs."""
+        detail = "its array could not be stored whole; submit the array again"
+        now = self._clock()
+        for job in jobs:
+            if job.job_id not in left:
+                await self._io.submission.run(
+                    self._store.fail_queued, job.job_id, detail, now, self.job_expiry(now)
+                )
+        raise Unavailable(
+            f"DynamoDB stored only {len(jobs) - len(left)} of the array's {len(jobs)} jobs "
+            "(throttled); those were failed. Retry in a few seconds with a new idempotency key"
+        )
+
     async def cancel_queued(self, job_id: str, detail: str) -> JobRecord | None:
         """QUEUED -> CANCELLED; None when the job was not QUEUED any more."""
         now = self._clock()
@@ -162,7 +241,16 @@ class JobLifecycle:
                 deferral is not None and now < deferral.until and agent_id in deferral.tried_agents
             )
 
-        return self._queues.pop(backend, now, exclude=deferred if deferrals else None)
+        throttle = self._throttle
+
+        def held(entry: QueueEntry) -> bool:
+            return deferred(entry) or throttle.held(entry.job_id)
+
+        exclude = held if throttle else deferred if deferrals else None
+        entry = self._queues.pop(backend, now, exclude=exclude)
+        if entry is not None:
+            throttle.start(entry.job_id)  # counts while its claim is out
+        return entry
 
     async def claim(
         self, entry: QueueEntry, agent_id: str, *, credential: str = ""
@@ -192,6 +280,7 @@ class JobLifecycle:
                 )
             )
         except Unavailable:
+            self._throttle.stop(entry.job_id)
             self._queues.force_reserve(entry.size_bytes)  # it held these bytes a moment ago
             self._queues.push(entry)
             await self._signals.notify(self._queues.key_for(entry.backend))
@@ -200,6 +289,7 @@ class JobLifecycle:
             await self._fail_without_input(entry)
             return None
         if job is None:  # cancelled meanwhile, or claimed through another replica
+            self._throttle.stop(entry.job_id)
             return None
         self._deferrals.pop(job.job_id, None)
         self._track(job)
@@ -271,6 +361,8 @@ class JobLifecycle:
         )
         if job is not None:
             self._ended(job)
+            if job.array_max_running:  # a slot of its array is free
+                await self._signals.notify(self._queues.key_for(job.backend))
         return job
 
     def expected_attempt(self, job_id: str) -> int | None:
@@ -391,12 +483,14 @@ class JobLifecycle:
         job = await self._io.execution.run(self._store.get, running.job_id)
         if job is None:
             self._running.pop(running.job_id, None)
+            self._throttle.forget(running.job_id)
         elif job.status is JobStatus.RUNNING:
             self._track(job)
         elif job.status.terminal:
             self._ended(job, here=False)  # counted where it ended
         else:  # requeued by another replica: it will be picked up from there
             self._running.pop(running.job_id, None)
+            self._throttle.stop(running.job_id)
 
     # --- what other replicas did (replica sync; at start, recovery) ------------------
 
@@ -428,6 +522,7 @@ class JobLifecycle:
                 if tracked.attempt > job.attempt:
                     return  # claimed here after the read
                 self._running.pop(job_id)
+                self._throttle.stop(job_id)
                 counts.moved += 1
             if job_id not in self._queues:
                 self._usage.force_acquire(job.owner, job.job_id, started)
@@ -448,6 +543,7 @@ class JobLifecycle:
         entry = self._queues.remove(job_id)
         tracked = self._running.pop(job_id, None)
         self._deferrals.pop(job_id, None)
+        self._throttle.forget(job_id)
         owner, since = counted.get(job_id, ("", started))
         if entry is None and tracked is None and since > started - PENDING_SUBMISSION_S:
             return
@@ -478,6 +574,8 @@ class JobLifecycle:
         started, so it is no transition to count here.
         """
         self._queues.push(queue_entry(job, payload))
+        self._throttle.know(job)
+        self._throttle.stop(job.job_id)  # requeued: it runs no more
         if job.tried_agents:
             self._deferrals[job.job_id] = Deferral(
                 frozenset(job.tried_agents), self._clock() + self._config.lease_seconds
@@ -495,6 +593,8 @@ class JobLifecycle:
         # elsewhere: count it, and drop the stale entry.
         self._queues.remove(job.job_id)
         self._usage.force_acquire(job.owner, job.job_id, self._clock())
+        self._throttle.know(job)
+        self._throttle.start(job.job_id)
         self._running[job.job_id] = RunningJob(
             job_id=job.job_id,
             owner=job.owner,
@@ -512,6 +612,7 @@ class JobLifecycle:
         self._queues.remove(job.job_id)  # None unless it ended while queued (or elsewhere)
         self._running.pop(job.job_id, None)
         self._deferrals.pop(job.job_id, None)
+        self._throttle.forget(job.job_id)
         self._usage.release(job.owner, job.job_id)
         self._finished.remember(job)
         self._events.notify(job)

@@ -12,6 +12,7 @@ from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.priority import PriorityPolicy
 from scheduler.queue.queue_set import QueueSet
 from scheduler.service import invariants
+from scheduler.service.array_throttle import ArrayThrottle
 from scheduler.service.job_reads import FinishedJobs
 from scheduler.service.token_usage import TokenUsage
 from scheduler.service.tracked_jobs import Deferral, RunningJob
@@ -28,6 +29,7 @@ class ReplicaJobs:
         usage: TokenUsage,
         finished: FinishedJobs,
         clock: Callable[[], float],
+        throttle: ArrayThrottle,
     ) -> None:
         self._queues = queues
         self._running = running
@@ -35,6 +37,7 @@ class ReplicaJobs:
         self._usage = usage
         self._finished = finished
         self._clock = clock
+        self._throttle = throttle
 
     @property
     def policy(self) -> PriorityPolicy:
@@ -81,6 +84,14 @@ class ReplicaJobs:
 
     def has_deferrals(self) -> bool:
         return bool(self._deferrals)
+
+    def has_throttled_arrays(self) -> bool:
+        """Members of throttled arrays are known here (a slot may free elsewhere)."""
+        return bool(self._throttle)
+
+    def array_running(self, array_id: str) -> int:
+        """The array's jobs being claimed or RUNNING, as this replica knows them."""
+        return self._throttle.running(array_id)
 
     def usage_counted(self) -> list[tuple[str, str, float]]:
         """(owner, job id, counted since) of every counted job."""

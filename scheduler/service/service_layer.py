@@ -21,6 +21,7 @@ from scheduler.queue.queue_set import QueueSet
 from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.executions import ExecutionOperations
+from scheduler.service.job_arrays import JobArrays
 from scheduler.service.job_events import JobEvents, QueueSignals
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.job_reads import FinishedJobs, JobReads
@@ -36,6 +37,7 @@ class ServiceLayer:
     lifecycle: JobLifecycle
     signals: QueueSignals  # closed at shutdown: parked long-polls return at once
     submissions: SubmissionOperations
+    arrays: JobArrays
     usage: UsageReads
     executions: ExecutionOperations
     administration: AdministrationOperations
@@ -107,6 +109,15 @@ def build_service_layer(
         lifecycle=lifecycle,
         signals=signals,
         submissions=submissions,
+        arrays=JobArrays(
+            config,
+            lifecycle,
+            submissions,
+            store=store,
+            backend_status=backend_status,
+            io=ports.submission,
+            clock=clock,
+        ),
         usage=UsageReads(store, ports.submission, config.job_retention_days, clock),
         executions=executions,
         administration=administration,

@@ -142,8 +142,20 @@ class SubmissionOperations:
     ) -> JobRecord:
         """The QUEUED record, its input stored first unless it goes inline."""
         inline = stores_inline(request, self._config.inline_input_bytes)
-        now = self._clock()
-        job = JobRecord(
+        job = self.queued_record(principal, request, job_id, self._clock(), inline=inline)
+        if not inline:
+            await self.store_input(principal, request, job_id)
+        return job
+
+    async def store_input(self, principal: Principal, request: SubmitRequest, job_id: str) -> None:
+        tags = lifecycle_tags(principal.role, request.save_job)
+        await self._io.run(self._blobs.put_input, job_id, request.payload, tags)
+
+    def queued_record(
+        self, principal: Principal, request: SubmitRequest, job_id: str, now: float, *, inline: bool
+    ) -> JobRecord:
+        """A new job's QUEUED record (counted for fair share); its input inline if `inline`."""
+        return JobRecord(
             job_id=job_id,
             owner=principal.owner,
             owner_name=principal.name,
@@ -165,13 +177,13 @@ class SubmissionOperations:
             idempotency_key=request.idempotency_key,
             inline_input=request.payload if inline else None,
         )
-        if not inline:
-            tags = lifecycle_tags(principal.role, request.save_job)
-            await self._io.run(self._blobs.put_input, job_id, request.payload, tags)
-        return job
 
     async def cancel(self, principal: Principal, job_id: str) -> JobRecord:
-        job = await self._load_visible(job_id, principal)
+        return await self.cancel_loaded(principal, await self._load_visible(job_id, principal))
+
+    async def cancel_loaded(self, principal: Principal, job: JobRecord) -> JobRecord:
+        """Cancel a job the caller may see, as it was just read."""
+        job_id = job.job_id
         if job.status is JobStatus.QUEUED:
             cancelled = await self._lifecycle.cancel_queued(job_id, "cancelled by its owner")
             if cancelled is not None:
@@ -198,6 +210,9 @@ class SubmissionOperations:
 
     async def view(self, principal: Principal, job_id: str) -> JobView:
         job = await self._load_visible(job_id, principal)
+        return self._view(job)
+
+    def view_of(self, job: JobRecord) -> JobView:
         return self._view(job)
 
     def _view(self, job: JobRecord) -> JobView:

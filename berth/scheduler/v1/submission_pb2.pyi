@@ -741,3 +741,228 @@ class GetMyLimitsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetMyLimitsResponse: _TypeAlias = GetMyLimitsResponse  # noqa: Y015
+
+@_typing.final
+class ParameterSet(_message.Message):
+    """One job's parameters in an array; merged over the shared settings.parameters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParametersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def parameters(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        parameters: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParameterSet: _TypeAlias = ParameterSet  # noqa: Y015
+
+@_typing.final
+class SubmitJobArrayRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    PARAMETER_SETS_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    MAX_RUNNING_FIELD_NUMBER: _builtins.int
+    max_running: _builtins.int
+    """at most this many RUNNING at once; 0 = no throttle"""
+    @_builtins.property
+    def job(self) -> _job_pb2.Job:
+        """the program and settings every job shares"""
+
+    @_builtins.property
+    def parameter_sets(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParameterSet]:
+        """one job each, in this order; 1..the role's maximum"""
+
+    @_builtins.property
+    def options(self) -> Global___SubmitOptions:
+        """a retried submit with the same key: the same array"""
+
+    def __init__(
+        self,
+        *,
+        job: _job_pb2.Job | None = ...,
+        parameter_sets: _abc.Iterable[Global___ParameterSet] | None = ...,
+        options: Global___SubmitOptions | None = ...,
+        max_running: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "max_running", b"max_running", "options", b"options", "parameter_sets", b"parameter_sets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitJobArrayRequest: _TypeAlias = SubmitJobArrayRequest  # noqa: Y015
+
+@_typing.final
+class SubmitJobArrayResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARRAY_ID_FIELD_NUMBER: _builtins.int
+    JOB_IDS_FIELD_NUMBER: _builtins.int
+    array_id: _builtins.str
+    """"array-" and a UUID"""
+    @_builtins.property
+    def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """one per parameter set, in the request's order"""
+
+    def __init__(
+        self,
+        *,
+        array_id: _builtins.str = ...,
+        job_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["array_id", b"array_id", "job_ids", b"job_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitJobArrayResponse: _TypeAlias = SubmitJobArrayResponse  # noqa: Y015
+
+@_typing.final
+class GetJobArrayRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARRAY_ID_FIELD_NUMBER: _builtins.int
+    array_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        array_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["array_id", b"array_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJobArrayRequest: _TypeAlias = GetJobArrayRequest  # noqa: Y015
+
+@_typing.final
+class GetJobArrayResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class JobsByStatusEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ARRAY_ID_FIELD_NUMBER: _builtins.int
+    MAX_RUNNING_FIELD_NUMBER: _builtins.int
+    JOBS_BY_STATUS_FIELD_NUMBER: _builtins.int
+    JOBS_FIELD_NUMBER: _builtins.int
+    array_id: _builtins.str
+    max_running: _builtins.int
+    @_builtins.property
+    def jobs_by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """"QUEUED", "RUNNING", "COMPLETED", ..."""
+
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobInfo]:
+        """in the array's order"""
+
+    def __init__(
+        self,
+        *,
+        array_id: _builtins.str = ...,
+        max_running: _builtins.int = ...,
+        jobs_by_status: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        jobs: _abc.Iterable[Global___JobInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["array_id", b"array_id", "jobs", b"jobs", "jobs_by_status", b"jobs_by_status", "max_running", b"max_running"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJobArrayResponse: _TypeAlias = GetJobArrayResponse  # noqa: Y015
+
+@_typing.final
+class CancelJobArrayRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARRAY_ID_FIELD_NUMBER: _builtins.int
+    array_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        array_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["array_id", b"array_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelJobArrayRequest: _TypeAlias = CancelJobArrayRequest  # noqa: Y015
+
+@_typing.final
+class CancelJobArrayResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    CANCEL_REQUESTED_FIELD_NUMBER: _builtins.int
+    ALREADY_ENDED_FIELD_NUMBER: _builtins.int
+    cancelled: _builtins.int
+    """were QUEUED, now CANCELLED"""
+    cancel_requested: _builtins.int
+    """were RUNNING: their agents were asked to stop"""
+    already_ended: _builtins.int
+    def __init__(
+        self,
+        *,
+        cancelled: _builtins.int = ...,
+        cancel_requested: _builtins.int = ...,
+        already_ended: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_ended", b"already_ended", "cancel_requested", b"cancel_requested", "cancelled", b"cancelled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelJobArrayResponse: _TypeAlias = CancelJobArrayResponse  # noqa: Y015

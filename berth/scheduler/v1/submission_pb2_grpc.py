@@ -84,6 +84,21 @@ class SubmissionServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsResponse.FromString,
                 _registered_method=True)
+        self.SubmitJobArray = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/SubmitJobArray',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.SubmitJobArrayRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.SubmitJobArrayResponse.FromString,
+                _registered_method=True)
+        self.GetJobArray = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/GetJobArray',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetJobArrayRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetJobArrayResponse.FromString,
+                _registered_method=True)
+        self.CancelJobArray = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/CancelJobArray',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayResponse.FromString,
+                _registered_method=True)
 
 
 class SubmissionServiceServicer:
@@ -152,6 +167,27 @@ class SubmissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitJobArray(self, request, context):
+        """One program, N parameter sets: N ordinary jobs, accepted or refused together.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobArray(self, request, context):
+        """The array's jobs and how many are in each status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJobArray(self, request, context):
+        """Cancels every job of the array that has not ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubmissionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +240,21 @@ def add_SubmissionServiceServicer_to_server(servicer, server):
                     servicer.GetMyLimits,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsResponse.SerializeToString,
+            ),
+            'SubmitJobArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitJobArray,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.SubmitJobArrayRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.SubmitJobArrayResponse.SerializeToString,
+            ),
+            'GetJobArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobArray,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetJobArrayRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.GetJobArrayResponse.SerializeToString,
+            ),
+            'CancelJobArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJobArray,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -476,6 +527,87 @@ class SubmissionService:
             '/berth.scheduler.v1.SubmissionService/GetMyLimits',
             berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_submission__pb2.GetMyLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitJobArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/SubmitJobArray',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.SubmitJobArrayRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.SubmitJobArrayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/GetJobArray',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.GetJobArrayRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.GetJobArrayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJobArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/CancelJobArray',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayResponse.FromString,
             options,
             channel_credentials,
             insecure,

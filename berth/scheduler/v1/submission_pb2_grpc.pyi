@@ -44,6 +44,12 @@ class SubmissionServiceStub:
     """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
     GetMyLimits: _grpc.UnaryUnaryMultiCallable[_submission_pb2.GetMyLimitsRequest, _submission_pb2.GetMyLimitsResponse]
     """The caller's role, that role's limits, and how much of them the caller's jobs use now."""
+    SubmitJobArray: _grpc.UnaryUnaryMultiCallable[_submission_pb2.SubmitJobArrayRequest, _submission_pb2.SubmitJobArrayResponse]
+    """One program, N parameter sets: N ordinary jobs, accepted or refused together."""
+    GetJobArray: _grpc.UnaryUnaryMultiCallable[_submission_pb2.GetJobArrayRequest, _submission_pb2.GetJobArrayResponse]
+    """The array's jobs and how many are in each status."""
+    CancelJobArray: _grpc.UnaryUnaryMultiCallable[_submission_pb2.CancelJobArrayRequest, _submission_pb2.CancelJobArrayResponse]
+    """Cancels every job of the array that has not ended."""
 
 @_typing.type_check_only
 class SubmissionServiceAsyncStub(SubmissionServiceStub):
@@ -61,6 +67,12 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     """Jobs per outcome, run and queue times, bytes: the caller's own jobs, or everyone's (admin)."""
     GetMyLimits: _aio.UnaryUnaryMultiCallable[_submission_pb2.GetMyLimitsRequest, _submission_pb2.GetMyLimitsResponse]  # type: ignore[assignment]
     """The caller's role, that role's limits, and how much of them the caller's jobs use now."""
+    SubmitJobArray: _aio.UnaryUnaryMultiCallable[_submission_pb2.SubmitJobArrayRequest, _submission_pb2.SubmitJobArrayResponse]  # type: ignore[assignment]
+    """One program, N parameter sets: N ordinary jobs, accepted or refused together."""
+    GetJobArray: _aio.UnaryUnaryMultiCallable[_submission_pb2.GetJobArrayRequest, _submission_pb2.GetJobArrayResponse]  # type: ignore[assignment]
+    """The array's jobs and how many are in each status."""
+    CancelJobArray: _aio.UnaryUnaryMultiCallable[_submission_pb2.CancelJobArrayRequest, _submission_pb2.CancelJobArrayResponse]  # type: ignore[assignment]
+    """Cancels every job of the array that has not ended."""
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -135,5 +147,29 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_submission_pb2.GetMyLimitsResponse, _abc.Awaitable[_submission_pb2.GetMyLimitsResponse]]:
         """The caller's role, that role's limits, and how much of them the caller's jobs use now."""
+
+    @_abc_1.abstractmethod
+    def SubmitJobArray(
+        self,
+        request: _submission_pb2.SubmitJobArrayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_submission_pb2.SubmitJobArrayResponse, _abc.Awaitable[_submission_pb2.SubmitJobArrayResponse]]:
+        """One program, N parameter sets: N ordinary jobs, accepted or refused together."""
+
+    @_abc_1.abstractmethod
+    def GetJobArray(
+        self,
+        request: _submission_pb2.GetJobArrayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_submission_pb2.GetJobArrayResponse, _abc.Awaitable[_submission_pb2.GetJobArrayResponse]]:
+        """The array's jobs and how many are in each status."""
+
+    @_abc_1.abstractmethod
+    def CancelJobArray(
+        self,
+        request: _submission_pb2.CancelJobArrayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_submission_pb2.CancelJobArrayResponse, _abc.Awaitable[_submission_pb2.CancelJobArrayResponse]]:
+        """Cancels every job of the array that has not ended."""
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
