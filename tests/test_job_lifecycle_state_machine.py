@@ -82,6 +82,8 @@ class Expected:
     lease_expires_at: float = 0.0
     deadline: float = 0.0
     cancel_requested: bool = False
+    array_id: str = ""
+    max_running: int = 0
 
 
 @dataclass
@@ -162,28 +164,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         payload = b"x" * size
 
         async def prepare() -> tuple[JobRecord, bytes]:
-            now = self.clock()
-            job = JobRecord(
-                job_id=job_id,
-                owner=owner,
-                owner_name=owner,
-                role=Role.DEVELOPER,
-                backend=backend,
-                status=JobStatus.QUEUED,
-                format="qasm3",
-                n_shots=10,
-                timeout_s=TIMEOUT_S,
-                parameters={},
-                size_bytes=size,
-                payload_bytes=size,
-                save_job=False,
-                submitted_at=now,
-                queued_at=now,
-                burst=0.0,
-                job_expiry=lifecycle.job_expiry(now),
-                scheduler_version="test",
-                idempotency_key=f"key-{job_id}" if keyed else "",
-            )
+            job = self.record(job_id, owner, backend, size, lifecycle, keyed=keyed)
             tags = lifecycle_tags(Role.DEVELOPER, False)
             await self.io.run(self.blobs.put_input, job_id, payload, tags)
             return job, payload
@@ -198,6 +179,91 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model[job_id] = Expected(owner)
         self.touched.add(job_id)
         self.changed_by(index, job_id)
+
+    @rule(
+        index=st.integers(0, 1),
+        owner=st.sampled_from(OWNERS),
+        backend=st.sampled_from(BACKENDS),
+        count=st.integers(1, 3),
+        max_running=st.integers(0, 2),
+        keyed=st.booleans(),
+    )
+    def submit_array(
+        self, index: int, owner: str, backend: str, count: int, max_running: int, keyed: bool
+    ) -> None:
+        """An array's jobs are admitted together or not at all."""
+        lifecycle = self.replicas[index].lifecycle
+        array_id = f"array-{len(self.model):03d}"
+        job_ids = [f"job-{len(self.model) + n:03d}" for n in range(count)]
+        size = 100
+
+        async def prepare() -> tuple[list[JobRecord], bytes]:
+            jobs = []
+            for n, job_id in enumerate(job_ids):
+                job = self.record(job_id, owner, backend, size, lifecycle, keyed=keyed)
+                jobs.append(
+                    replace(
+                        job,
+                        array_id=array_id,
+                        array_index=n,
+                        array_size=count,
+                        array_max_running=max_running,
+                    )
+                )
+                tags = lifecycle_tags(Role.DEVELOPER, False)
+                await self.io.run(self.blobs.put_input, job_id, b"x" * size, tags)
+            return jobs, b"x" * size
+
+        jobs = lifecycle.jobs
+        reserved = sum(jobs.queued_bytes(key) for key in jobs.queue_keys())
+        members = [(job_id, size) for job_id in job_ids]
+        try:
+            created = self.run(
+                lifecycle.create_array(owner, Role.DEVELOPER, members, prepare, keyed=keyed)
+            )
+        except ResourceExhausted:
+            over_limit = jobs.active_jobs(owner) + count > LIMIT
+            assert over_limit or reserved + size * count > MAX_QUEUE_BYTES
+            assert self.store.get_many(job_ids) == {}  # nothing stored
+            return
+        assert created
+        for job_id in job_ids:
+            self.model[job_id] = Expected(owner, array_id=array_id, max_running=max_running)
+            self.touched.add(job_id)
+            self.changed_by(index, job_id)
+
+    def record(
+        self,
+        job_id: str,
+        owner: str,
+        backend: str,
+        size: int,
+        lifecycle: JobLifecycle,
+        *,
+        keyed: bool,
+    ) -> JobRecord:
+        now = self.clock()
+        return JobRecord(
+            job_id=job_id,
+            owner=owner,
+            owner_name=owner,
+            role=Role.DEVELOPER,
+            backend=backend,
+            status=JobStatus.QUEUED,
+            format="qasm3",
+            n_shots=10,
+            timeout_s=TIMEOUT_S,
+            parameters={},
+            size_bytes=size,
+            payload_bytes=size,
+            save_job=False,
+            submitted_at=now,
+            queued_at=now,
+            burst=0.0,
+            job_expiry=lifecycle.job_expiry(now),
+            scheduler_version="test",
+            idempotency_key=f"key-{job_id}" if keyed else "",
+        )
 
     @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 1), choice=st.integers(0, 100))
@@ -239,6 +305,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         expected.deadline = now + TIMEOUT_S + LEASE_S
         assert claimed.job.attempt == expected.attempt
         self.changed_by(index, entry.job_id)
+        if expected.max_running:  # this replica never runs more of the array than that
+            array = [j for j, e in self.model.items() if e.array_id == expected.array_id]
+            here = [j for j in array if lifecycle.jobs.tracked(j) is not None]
+            assert len(here) <= expected.max_running, here
 
     @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 1), choice=st.integers(0, 100), holder=st.booleans())

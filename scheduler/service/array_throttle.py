@@ -8,6 +8,7 @@ those claimed through other replicas once the replica sync has brought them
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from scheduler.domain.jobs import JobRecord
@@ -63,3 +64,18 @@ class ArrayThrottle:
 
     def running(self, array_id: str) -> int:
         return len(self._active.get(array_id, ()))
+
+    def violations(self, running: Collection[str]) -> list[str]:
+        """Between transitions an array's count is its members in the running set."""
+        active = {job_id for jobs in self._active.values() for job_id in jobs}
+        found = [
+            f"array job {job_id} counts as running, is not"
+            for job_id in sorted(active)
+            if job_id not in running
+        ]
+        found.extend(
+            f"array job {job_id} runs uncounted"
+            for job_id in running
+            if job_id in self._limits and job_id not in active
+        )
+        return found

@@ -99,9 +99,10 @@ class ReplicaJobs:
 
     def check_invariants(self, moved_elsewhere: Collection[str] = ()) -> list[str]:
         """Every broken invariant (see invariants.py); empty between transitions."""
-        return invariants.violations(
+        found = invariants.violations(
             self._queues, self._running, self._usage, self._finished, self._clock(), moved_elsewhere
         )
+        return found + self._throttle.violations(self._running)
 
     def active_jobs(self, owner: str) -> int:
         return self._usage.active(owner)
