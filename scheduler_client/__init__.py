@@ -29,6 +29,7 @@ from scheduler_client.errors import (
     WrongServiceError,
 )
 from scheduler_client.job import Job
+from scheduler_client.job_array import ArrayCancelOutcome, ArrayStatus, ArraySubmission
 from scheduler_client.job_info import JobInfo, JobStatus
 from scheduler_client.retry import RetryPolicy
 from scheduler_client.role_limits import RoleLimits
@@ -38,6 +39,9 @@ from scheduler_client.usage_report import UsageFigures, UsageGrouping, UsageRepo
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT_S",
+    "ArrayCancelOutcome",
+    "ArrayStatus",
+    "ArraySubmission",
     "AuthenticationError",
     "Availability",
     "BerthError",

@@ -8,8 +8,9 @@ metadata on each call and is never part of a message or repr.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
@@ -20,8 +21,9 @@ from google.protobuf import duration_pb2
 
 from berth_common.times import to_duration, to_timestamp
 from scheduler_client.call_failures import explain, not_worth_retrying
-from scheduler_client.errors import BerthRpcError
+from scheduler_client.errors import BerthRpcError, WaitTimeoutError
 from scheduler_client.job import Job
+from scheduler_client.job_array import ArrayCancelOutcome, ArrayStatus, ArraySubmission
 from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus, ResultLink
 from scheduler_client.retry import RetryPolicy, call_with_retry
 from scheduler_client.role_limits import RoleLimits
@@ -177,6 +179,78 @@ class Client:
         )
         response = self._unary("SubmitJob", self._stub.SubmitJob, request)
         return Job(self, response.job_id, idempotency_key=key)
+
+    def submit_array(
+        self,
+        program: bytes,
+        parameter_sets: Sequence[Mapping[str, str]],
+        *,
+        format: str,
+        backend: str,
+        shots: int = 1000,
+        timeout: float | timedelta = 60.0,
+        parameters: Mapping[str, str] | None = None,
+        max_running: int = 0,
+        save_job: bool = False,
+        idempotency_key: str | None = None,
+    ) -> ArraySubmission:
+        """Queue one job of `program` per parameter set (each merged over `parameters`).
+
+        All are accepted or none; `max_running` > 0 lets at most that many run at
+        once. Retries carry one idempotency key, so they return the same array.
+        """
+        key = idempotency_key or uuid.uuid4().hex
+        request = submission_pb2.SubmitJobArrayRequest(
+            job=job_pb2.Job(
+                program=job_pb2.Program(format=format, payload=program),
+                settings=job_pb2.JobSettings(
+                    backend=backend,
+                    n_shots=shots,
+                    timeout=_duration(timeout),
+                    parameters=dict(parameters or {}),
+                ),
+            ),
+            parameter_sets=[
+                submission_pb2.ParameterSet(parameters=dict(s)) for s in parameter_sets
+            ],
+            options=submission_pb2.SubmitOptions(save_job=save_job, idempotency_key=key),
+            max_running=max_running,
+        )
+        response = self._unary("SubmitJobArray", self._stub.SubmitJobArray, request)
+        return ArraySubmission(response.array_id, list(response.job_ids))
+
+    def array_status(self, array_id: str) -> ArrayStatus:
+        """Every job of the array and how many are in each status."""
+        request = submission_pb2.GetJobArrayRequest(array_id=array_id)
+        return ArrayStatus.from_pb(self._unary("GetJobArray", self._stub.GetJobArray, request))
+
+    def cancel_array(self, array_id: str) -> ArrayCancelOutcome:
+        """Cancel every job of the array that has not ended."""
+        request = submission_pb2.CancelJobArrayRequest(array_id=array_id)
+        response = self._unary("CancelJobArray", self._stub.CancelJobArray, request)
+        return ArrayCancelOutcome(
+            array_id, response.cancelled, response.cancel_requested, response.already_ended
+        )
+
+    def watch_array(
+        self, array_id: str, poll_s: float = 2.0, timeout: float | None = None
+    ) -> Iterator[ArrayStatus]:
+        """The array's status now, then each time its counts change, until every job ended.
+
+        WaitTimeoutError after `timeout` seconds; the jobs themselves are not touched.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: dict[str, int] | None = None
+        while True:
+            status = self.array_status(array_id)
+            if status.counts != last:
+                last = status.counts
+                yield status
+            if status.finished:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(array_id, timeout or 0.0, "running")
+            time.sleep(poll_s)
 
     def job(self, job_id: str) -> Job:
         """A handle on an existing job; no call is made until it is used."""

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from scheduler_client.cli import exit_codes
+from scheduler_client.cli import array_commands, exit_codes
 from scheduler_client.cli.connection import UsageError, client_from_args
 from scheduler_client.cli.formatting import Output, cancel_text, job_details
 from scheduler_client.cli.live_status import Progress
 from scheduler_client.errors import FailedPreconditionError
 from scheduler_client.job import Job
+from scheduler_client.job_array import is_array_id
 from scheduler_client.job_info import JobInfo, JobStatus
 
 AddCommand = Callable[[str, str], argparse.ArgumentParser]
@@ -49,13 +50,14 @@ def add_commands(command: AddCommand, duration: Callable[[str], float]) -> None:
         "--wait-timeout", type=duration, help="with --wait: give up waiting after this long"
     )
     submit.add_argument("-o", "--output", metavar="PATH", help="with --wait: save the result here")
+    array_commands.add_submit_options(submit)
     submit.set_defaults(run=run_submit)
 
-    status = command("status", "show a job's status")
+    status = command("status", "show a job's status (an array's: counts per status)")
     status.add_argument("job_id", metavar="ID")
     status.set_defaults(run=run_status)
 
-    wait = command("wait", "wait until a job ends, showing its progress")
+    wait = command("wait", "wait until a job (or every job of an array) ends, showing progress")
     wait.add_argument("job_id", metavar="ID")
     wait.add_argument("--timeout", type=duration, help="give up waiting after this long")
     wait.add_argument("-o", "--output", metavar="PATH", help="save the result here if COMPLETED")
@@ -76,7 +78,7 @@ def add_commands(command: AddCommand, duration: Callable[[str], float]) -> None:
     )
     log.set_defaults(run=run_log)
 
-    cancel = command("cancel", "cancel a job")
+    cancel = command("cancel", "cancel a job, or every job of an array")
     cancel.add_argument("job_id", metavar="ID")
     cancel.set_defaults(run=run_cancel)
 
@@ -144,13 +146,17 @@ def _wait_and_report(
 
 
 def run_submit(args: argparse.Namespace, output: Output) -> int:
-    if args.output and not args.wait:
+    if args.output and not args.wait and not args.array:
         raise UsageError("-o/--output needs --wait (or run `result ID -o PATH` later)")
     if args.shots <= 0:
         raise UsageError("--shots must be positive")
     program = _read_program(args.file)
     program_format = _format_for(args.file, args.format)
     parameters = _parameters(args.param)
+    if args.array:
+        return array_commands.run_submit_array(args, output, program, program_format, parameters)
+    if args.max_running:
+        raise UsageError("--max-running needs --array")
     with client_from_args(args) as client:
         job = client.submit(
             program,
@@ -174,6 +180,8 @@ def run_submit(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_status(args: argparse.Namespace, output: Output) -> int:
+    if is_array_id(args.job_id):
+        return array_commands.run_array_status(args, output)
     with client_from_args(args) as client:
         info = client.job(args.job_id).status()
     if output.json_mode:
@@ -185,6 +193,8 @@ def run_status(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_wait(args: argparse.Namespace, output: Output) -> int:
+    if is_array_id(args.job_id):
+        return array_commands.run_array_wait(args, output)
     with client_from_args(args) as client:
         return _wait_and_report(client.job(args.job_id), output, args.timeout, args.output)
 
@@ -231,6 +241,8 @@ def _deliver(args: argparse.Namespace, output: Output, data: bytes, what: str) -
 
 
 def run_cancel(args: argparse.Namespace, output: Output) -> int:
+    if is_array_id(args.job_id):
+        return array_commands.run_array_cancel(args, output)
     with client_from_args(args) as client:
         outcome = client.job(args.job_id).cancel()
     if output.json_mode:
