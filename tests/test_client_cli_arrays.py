@@ -1,4 +1,4 @@
-"""`berth submit --array`, `status`/`wait`/`cancel ARRAY` against a real scheduler, as text and --json."""
+"""`berth submit --array` and `status`/`wait`/`cancel ARRAY` against a real scheduler."""
 
 from __future__ import annotations
 
