@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.api_calls import LifecycleCalls, lifecycle_calls
+from bench.array_phase import array_phase
 from bench.dashboard_phase import dashboard_rows
 from bench.floors import Floors, echo_floor
 from bench.measurements import Row
@@ -105,6 +106,7 @@ def run_once(
         for c in SUBMIT_CONCURRENCY:
             add(floors.naive_submit(SMALL_PAYLOAD, c, scale.submit_jobs))
             on_fresh_scheduler(submit_phase, SMALL_PAYLOAD, "100 B", c, scale.submit_jobs)
+        on_fresh_scheduler(array_phase, max(2, scale.submit_jobs // 10))
         add(floors.put_object(LARGE_PAYLOAD, 8, scale.large_jobs))
         for c in SUBMIT_CONCURRENCY:
             on_fresh_scheduler(submit_phase, LARGE_PAYLOAD, "100 KiB", c, scale.large_jobs)
