@@ -29,7 +29,7 @@ def array_request(backend: str) -> submission_pb2.SubmitJobArrayRequest:
 
 def array_phase(stack: SystemUnderTest, arrays: int) -> Row:
     """`arrays` arrays sent back to back; counted in jobs (p50/p99 are per array call)."""
-    request = array_request("bench-array")
+    request = array_request("bench-submit")  # a backend the stack declares
     with clients(stack, 1) as (client,):
 
         def submit(_: int) -> None:
