@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
 
-from scheduler.domain.errors import InvalidArgument, NotFound, ResourceExhausted
+from scheduler.domain.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
 from scheduler.domain.jobs import JobRecord, JobStatus, Role
 from scheduler.job_store.job_item_codec import item_to_job, job_to_item
+from scheduler.job_store.memory_job_store import MemoryJobStore
 from scheduler.service.job_arrays import ArrayRequest
 from tests.job_records import new_job
 from tests.service_harness import ADMIN, ServiceWorld, principal, submit_request
@@ -214,3 +215,31 @@ async def test_a_throttled_member_requeued_after_a_lost_agent_frees_its_slot(
 async def test_array_fields_survive_the_item_codec() -> None:
     job = replace(new_job(), array_id="array-x", array_index=3, array_size=9, array_max_running=2)
     assert item_to_job(job_to_item(job)) == job
+
+
+class ThrottledOnce(MemoryJobStore):
+    """A job table that leaves the last record of one batch write unprocessed, as DynamoDB may."""
+
+    throttle = True
+
+    def create_many(self, jobs: Sequence[JobRecord]) -> set[str]:
+        if self.throttle and jobs:
+            self.throttle = False
+            return super().create_many(jobs[:-1]) | {jobs[-1].job_id}
+        return super().create_many(jobs)
+
+
+async def test_an_array_stored_only_in_part_fails_what_was_stored_and_runs_nothing(
+    service_world: Callable[..., ServiceWorld],
+) -> None:
+    world = service_world()
+    world.store = ThrottledOnce(clock=world.clock)
+    layer = await world.start_layer()
+    with pytest.raises(Unavailable, match="stored only 2 of the array's 3 jobs"):
+        await layer.arrays.submit(ALICE, array_request(3))
+    records = stored(world)
+    assert [job.status for job in records] == [JobStatus.FAILED] * 2
+    assert "could not be stored whole" in records[0].detail
+    assert await layer.executions.assign("qpu", "agent-1", 0) is None
+    _, job_ids = await layer.arrays.submit(ALICE, array_request(3))  # nothing stayed counted
+    assert len(job_ids) == 3

@@ -11,6 +11,7 @@ hold between two transitions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +26,7 @@ from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.queue_set import QueueSet
 from scheduler.service.array_throttle import ArrayThrottle
 from scheduler.service.blocking_io import BlockingIo
-from scheduler.service.job_creates import JobCreates
+from scheduler.service.job_creates import MAX_BATCH, JobCreates
 from scheduler.service.job_events import JobEvents, QueueSignals
 from scheduler.service.job_reads import FinishedJobs
 from scheduler.service.record_lru import RecordLru, without_input
@@ -179,7 +180,10 @@ class JobLifecycle:
                 rest = jobs
                 created = True
             if created:
-                left = await self._io.submission.run(self._store.create_many, rest)
+                # Batches of the store's size, all out at once (their order does not matter).
+                chunks = [rest[i : i + MAX_BATCH] for i in range(0, len(rest), MAX_BATCH)]
+                writes = [self._io.submission.run(self._store.create_many, c) for c in chunks]
+                left: set[str] = set().union(*await asyncio.gather(*writes))
                 if left:
                     await self._fail_partial_array(jobs, left)
         except BaseException:
