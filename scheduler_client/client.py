@@ -63,6 +63,25 @@ def _duration(value: float | timedelta) -> duration_pb2.Duration:
     return to_duration(value.total_seconds() if isinstance(value, timedelta) else float(value))
 
 
+def _job(
+    program: bytes,
+    format: str,
+    backend: str,
+    shots: int,
+    timeout: float | timedelta,
+    parameters: Mapping[str, str] | None,
+) -> job_pb2.Job:
+    return job_pb2.Job(
+        program=job_pb2.Program(format=format, payload=program),
+        settings=job_pb2.JobSettings(
+            backend=backend,
+            n_shots=shots,
+            timeout=_duration(timeout),
+            parameters=dict(parameters or {}),
+        ),
+    )
+
+
 def open_channel(address: str, tls: bool | grpc.ChannelCredentials = False) -> grpc.Channel:
     """Plain TCP when `tls` is False, system roots when True, or the given credentials."""
     if tls is False:
@@ -166,15 +185,7 @@ class Client:
         """
         key = idempotency_key or uuid.uuid4().hex
         request = submission_pb2.SubmitJobRequest(
-            job=job_pb2.Job(
-                program=job_pb2.Program(format=format, payload=program),
-                settings=job_pb2.JobSettings(
-                    backend=backend,
-                    n_shots=shots,
-                    timeout=_duration(timeout),
-                    parameters=dict(parameters or {}),
-                ),
-            ),
+            job=_job(program, format, backend, shots, timeout, parameters),
             options=submission_pb2.SubmitOptions(save_job=save_job, idempotency_key=key),
         )
         response = self._unary("SubmitJob", self._stub.SubmitJob, request)
@@ -201,15 +212,7 @@ class Client:
         """
         key = idempotency_key or uuid.uuid4().hex
         request = submission_pb2.SubmitJobArrayRequest(
-            job=job_pb2.Job(
-                program=job_pb2.Program(format=format, payload=program),
-                settings=job_pb2.JobSettings(
-                    backend=backend,
-                    n_shots=shots,
-                    timeout=_duration(timeout),
-                    parameters=dict(parameters or {}),
-                ),
-            ),
+            job=_job(program, format, backend, shots, timeout, parameters),
             parameter_sets=[
                 submission_pb2.ParameterSet(parameters=dict(s)) for s in parameter_sets
             ],
