@@ -243,3 +243,13 @@ async def test_an_array_stored_only_in_part_fails_what_was_stored_and_runs_nothi
     assert await layer.executions.assign("qpu", "agent-1", 0) is None
     _, job_ids = await layer.arrays.submit(ALICE, array_request(3))  # nothing stayed counted
     assert len(job_ids) == 3
+
+
+async def test_an_array_over_the_roles_maximum_timeout_is_refused_whole(
+    service_world: Callable[..., ServiceWorld],
+) -> None:
+    world = service_world()
+    layer = await world.start_layer()
+    with pytest.raises(InvalidArgument, match="SCHEDULER_MAX_TIMEOUT_SECONDS_DEVELOPER"):
+        await layer.arrays.submit(ALICE, array_request(2, timeout_s=601.0))
+    assert stored(world) == []
