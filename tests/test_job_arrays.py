@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ BOB = principal("bob")
 
 
 def array_request(
-    count: int, *, max_running: int = 0, key: str = "", sizes: list[int] | None = None, **kw: object
+    count: int, *, max_running: int = 0, key: str = "", sizes: list[int] | None = None, **kw: Any
 ) -> ArrayRequest:
     job = submit_request(idempotency_key=key, parameters={"shared": "yes"}, **kw)
     return ArrayRequest(
