@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -254,3 +255,41 @@ async def test_an_array_over_the_roles_maximum_timeout_is_refused_whole(
     with pytest.raises(InvalidArgument, match="SCHEDULER_MAX_TIMEOUT_SECONDS_DEVELOPER"):
         await layer.arrays.submit(ALICE, array_request(2, timeout_s=601.0))
     assert stored(world) == []
+
+
+class GatedClaim(MemoryJobStore):
+    """A job table whose next claim of `gated` waits until the test opens the gate."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.gated: str | None = None
+        self.reached, self.gate = threading.Event(), threading.Event()
+
+    def claim(self, job_id: str, *args: Any, **kw: Any) -> JobRecord | None:
+        if job_id == self.gated:
+            self.gated = None
+            self.reached.set()
+            self.gate.wait(10)
+        return super().claim(job_id, *args, **kw)
+
+
+async def test_a_replica_sync_during_a_claim_does_not_free_the_arrays_slot(
+    service_world: Callable[..., ServiceWorld],
+) -> None:
+    world = service_world()
+    world.store = store = GatedClaim(clock=world.clock)
+    layer = await world.start_layer()
+    _, job_ids = await layer.arrays.submit(ALICE, array_request(3, max_running=1))
+    store.gated = job_ids[0]
+    first = asyncio.create_task(layer.executions.assign("qpu", "agent-1", 0))
+    assert await asyncio.to_thread(store.reached.wait, 10)
+    await layer.replica_sync.sync_once()  # reads the job QUEUED while its claim is out
+    assert await layer.executions.assign("qpu", "agent-2", 0) is None
+    store.gate.set()
+    running = await first
+    assert running is not None and running.job.job_id == job_ids[0]
+    assert await layer.executions.assign("qpu", "agent-2", 0) is None
+    world.upload_result(running)
+    await layer.executions.report(job_ids[0], "agent-1", world.completion())
+    second = await layer.executions.assign("qpu", "agent-2", 0)
+    assert second is not None and second.job.job_id == job_ids[1]

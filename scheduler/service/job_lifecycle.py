@@ -253,7 +253,7 @@ class JobLifecycle:
         exclude = held if throttle else deferred if deferrals else None
         entry = self._queues.pop(backend, now, exclude=exclude)
         if entry is not None:
-            throttle.start(entry.job_id)  # counts while its claim is out
+            throttle.claiming(entry.job_id)  # counts while its claim is out
         return entry
 
     async def claim(
@@ -266,6 +266,12 @@ class JobLifecycle:
         The input is read first: a claim whose input cannot be read would hold
         the job RUNNING with no agent until its lease lapsed.
         """
+        try:
+            return await self._claim(entry, agent_id, credential)
+        finally:
+            self._throttle.claimed(entry.job_id)  # counted as running now, if it runs
+
+    async def _claim(self, entry: QueueEntry, agent_id: str, credential: str) -> Claimed | None:
         try:
             payload = entry.payload
             if payload is None:
@@ -284,7 +290,6 @@ class JobLifecycle:
                 )
             )
         except Unavailable:
-            self._throttle.stop(entry.job_id)
             self._queues.force_reserve(entry.size_bytes)  # it held these bytes a moment ago
             self._queues.push(entry)
             await self._signals.notify(self._queues.key_for(entry.backend))
@@ -293,7 +298,6 @@ class JobLifecycle:
             await self._fail_without_input(entry)
             return None
         if job is None:  # cancelled meanwhile, or claimed through another replica
-            self._throttle.stop(entry.job_id)
             return None
         self._deferrals.pop(job.job_id, None)
         self._track(job)
