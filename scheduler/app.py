@@ -266,8 +266,10 @@ class SchedulerApp:
         self.metrics.serving(serving)
         await self.submission.serve(
             submission_services(
-                SubmissionServicer(layer.submissions, layer.usage, layer.arrays, self.serving),
-                AdminServicer(layer.administration, agents, activity),
+                SubmissionServicer(
+                    layer.submissions, layer.usage, layer.arrays, layer.holds, self.serving
+                ),
+                AdminServicer(layer.administration, agents, activity, layer.holds),
             ),
             serving=serving,
         )

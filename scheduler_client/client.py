@@ -274,6 +274,16 @@ class Client:
             cancel_requested=response.cancel_requested,
         )
 
+    def hold_job(self, job_id: str) -> JobInfo:
+        """QUEUED -> HELD: no agent gets it until `release_job` (HELD stays HELD)."""
+        request = submission_pb2.HoldJobRequest(job_id=job_id)
+        return JobInfo.from_pb(self._unary("HoldJob", self._stub.HoldJob, request))
+
+    def release_job(self, job_id: str) -> JobInfo:
+        """HELD -> QUEUED, at the back of the line (ResourceExhaustedError at the limit)."""
+        request = submission_pb2.ReleaseJobRequest(job_id=job_id)
+        return JobInfo.from_pb(self._unary("ReleaseJob", self._stub.ReleaseJob, request))
+
     def result_link(self, job_id: str) -> ResultLink:
         request = submission_pb2.GetJobResultRequest(job_id=job_id)
         response = self._unary("GetJobResult", self._stub.GetJobResult, request)

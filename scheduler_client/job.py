@@ -59,6 +59,14 @@ class Job:
         """Cancel: a queued job ends CANCELLED at once, a running one when its agent stops."""
         return self._client.cancel_job(self.id)
 
+    def hold(self) -> JobInfo:
+        """Keep a queued job off every agent until `release` (it leaves the line)."""
+        return self._client.hold_job(self.id)
+
+    def release(self) -> JobInfo:
+        """Queue a held job again; its queue age starts now."""
+        return self._client.release_job(self.id)
+
     def result(self) -> bytes:
         """The result bytes of a COMPLETED job (FailedPreconditionError otherwise)."""
         return self._download("result", lambda: self._client.result_link(self.id).url)

@@ -20,6 +20,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "FAILED"
     TIMEOUT = "TIMEOUT"
     CANCELLED = "CANCELLED"
+    HELD = "HELD"  # not dispatched until released (`berth release`)
     UNKNOWN = "UNKNOWN"  # a status this client does not know yet
 
     @property

@@ -44,6 +44,7 @@ from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.executions import ExecutionOperations
 from scheduler.service.job_arrays import JobArrays
+from scheduler.service.holds import HoldOperations
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync
@@ -94,6 +95,7 @@ class ServiceLayer:
     replica_sync: ReplicaSync
     restored: SyncCounts  # what start-up found in the table
     arrays: JobArrays
+    holds: HoldOperations
 
 
 async def running_job(
@@ -178,6 +180,7 @@ class ServiceWorld:
             replica_sync=built.replica_sync,
             restored=restored,
             arrays=built.arrays,
+            holds=built.holds,
         )
 
     def upload_result(self, assignment: Assignment, data: bytes = b"\x1f\x8b result") -> None:

@@ -93,7 +93,7 @@ class Replica:
     sync: ReplicaSync
     monitor: LeaseMonitor
     current: set[str] = field(default_factory=set)  # jobs it cannot have missed a change of
-    known: set[str] = field(default_factory=set)  # jobs it ever held
+    known: set[str] = field(default_factory=set)  # jobs it held in memory (HELD ones it drops)
 
 
 class LifecycleMachine(RuleBasedStateMachine):
@@ -276,9 +276,45 @@ class LifecycleMachine(RuleBasedStateMachine):
             expected.cancel_requested = True
             return
         cancelled = self.run(lifecycle.cancel_queued(job_id, "cancelled by its owner"))
-        assert (cancelled is not None) == (expected.status is JobStatus.QUEUED)
+        assert (cancelled is not None) == (expected.status in (JobStatus.QUEUED, JobStatus.HELD))
         if cancelled is not None:
             expected.status = JobStatus.CANCELLED
+            self.changed_by(index, job_id)
+
+    @precondition(lambda self: self.model)
+    @rule(index=st.integers(0, 1), choice=st.integers(0, 100))
+    def hold(self, index: int, choice: int) -> None:
+        job_id = self.pick(choice)
+        expected = self.model[job_id]
+        held = self.run(self.replicas[index].lifecycle.hold(job_id, "held by its owner"))
+        assert (held is not None) == (expected.status is JobStatus.QUEUED)
+        if held is not None:
+            expected.status = JobStatus.HELD
+            self.changed_by(index, job_id)
+            self.replicas[index].known.discard(job_id)  # nothing of it stays in memory
+
+    @precondition(lambda self: self.model)
+    @rule(index=st.integers(0, 1), choice=st.integers(0, 100), forced=st.booleans())
+    def release(self, index: int, choice: int, forced: bool) -> None:
+        """By the owner (limit and queue budget apply) or by an admin (`forced`)."""
+        job_id = self.pick(choice)
+        expected, record = self.model[job_id], self.store.get(job_id)
+        assert record is not None
+        lifecycle = self.replicas[index].lifecycle
+        jobs = lifecycle.jobs
+        reserved = sum(jobs.queued_bytes(key) for key in jobs.queue_keys())
+        try:
+            released = self.run(lifecycle.release(record, "", forced=forced))
+        except ResourceExhausted:
+            assert not forced
+            assert (
+                jobs.active_jobs(expected.owner) >= LIMIT
+                or reserved + record.size_bytes > MAX_QUEUE_BYTES
+            )
+            return
+        assert (released is not None) == (expected.status is JobStatus.HELD)
+        if released is not None:
+            expected.status = JobStatus.QUEUED
             self.changed_by(index, job_id)
 
     # --- an agent's transitions ---------------------------------------------------
@@ -401,6 +437,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         replica = self.replicas[index]
         replica.current = set(self.model)
         replica.known.update(j for j, e in self.model.items() if not e.status.terminal)
+        replica.known -= {j for j, e in self.model.items() if e.status is JobStatus.HELD}
 
     # --- after every step ---------------------------------------------------------
 
@@ -436,7 +473,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert (tracked is not None) == (status is JobStatus.RUNNING), job_id
                 if tracked is not None:
                     assert tracked.attempt == self.model[job_id].attempt, job_id
-                assert (job_id in counted) == (not status.terminal), job_id
+                counts = status in (JobStatus.QUEUED, JobStatus.RUNNING)  # a HELD job does not
+                assert (job_id in counted) == counts, job_id
                 if status.terminal and job_id in replica.known:
                     assert job_id in replica.finished, job_id
 

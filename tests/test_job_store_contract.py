@@ -502,6 +502,51 @@ def test_fail_queued_fails_a_queued_job_only(store: JobStore) -> None:
     assert store.get(busy.job_id) == busy
 
 
+# --- hold / release ----------------------------------------------------------------
+
+
+def test_hold_sets_a_queued_job_aside_and_no_agent_can_claim_it(store: JobStore) -> None:
+    job = created(store)
+    held = store.hold_queued(job.job_id, "held by its owner")
+    assert held is not None
+    assert (held.status, held.detail, held.queued_at) == (
+        JobStatus.HELD,
+        "held by its owner",
+        job.queued_at,
+    )
+    assert store.get(job.job_id) == held
+    assert store.hold_queued(job.job_id, "again") is None
+    assert store.claim(job.job_id, "agent-1", NOW + 60, NOW) is None
+    assert store.claim(job.job_id, "agent-1", NOW + 60, NOW, known=job) is None
+    assert [j.job_id for j in store.iter_by_status(JobStatus.HELD)] == [job.job_id]
+    busy = running(store)
+    assert store.hold_queued(busy.job_id, "no") is None
+
+
+def test_release_queues_a_held_job_with_a_new_queue_age(store: JobStore) -> None:
+    job = created(store)
+    assert store.release_held(job.job_id, "", NOW + 9) is None  # not HELD
+    store.hold_queued(job.job_id, "held by its owner")
+    released = store.release_held(job.job_id, "", NOW + 9)
+    assert released is not None
+    assert (released.status, released.detail, released.queued_at) == (JobStatus.QUEUED, "", NOW + 9)
+    # A claim told the record from before the hold claims the job as it stands now.
+    claimed = store.claim(job.job_id, "agent-1", NOW + 70, NOW + 10, known=job)
+    assert claimed is not None and claimed.queued_at == NOW + 9
+    assert store.get(job.job_id) == claimed
+
+
+def test_a_held_job_may_be_cancelled_or_failed(store: JobStore) -> None:
+    first, second = created(store), created(store)
+    store.hold_queued(first.job_id, "held")
+    store.hold_queued(second.job_id, "held")
+    cancelled = store.cancel_queued(first.job_id, "cancelled by its owner", NOW, 1)
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
+    failed = store.fail_queued(second.job_id, "failed by admin", NOW, 1)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert store.release_held(first.job_id, "", NOW) is None
+
+
 # --- iter_by_status ---------------------------------------------------------------
 
 

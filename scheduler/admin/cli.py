@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="shown to users who are refused (default: keep the current text; '' clears it)",
     )
     backend.add_argument("--add", action="store_true", help="add a backend not yet listed")
+    for name, text in (
+        ("hold", "hold every QUEUED job of a user or a backend (no agent gets them)"),
+        ("release", "release every HELD job of a user or a backend (they queue again)"),
+    ):
+        bulk = command(name, text, run_hold)
+        bulk.add_argument("--owner", default="", metavar="NAME", help="the user's token name")
+        bulk.add_argument("--backend", default="", help="only this backend's jobs")
     return parser
 
 
@@ -144,3 +151,17 @@ def run_set(args: argparse.Namespace, output: Output) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(build_parser(), argv)
+
+
+def run_hold(args: argparse.Namespace, output: Output) -> int:
+    if not args.owner and not args.backend:
+        raise UsageError(f"{args.command} needs --owner NAME, --backend B, or both")
+    release = args.command == "release"
+    with _client(args) as client:
+        response = client.hold_jobs(owner_name=args.owner, backend=args.backend, release=release)
+    document = {"job_ids": list(response.job_ids), "skipped": response.skipped}
+    verb = "released" if release else "held"
+    line = f"{verb} {len(response.job_ids)} jobs"
+    if response.skipped:
+        line += f" ({response.skipped} changed state meanwhile and were left as they are)"
+    return _print(output, document, [line, *response.job_ids])

@@ -13,6 +13,7 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
     TIMEOUT = "TIMEOUT"
     CANCELLED = "CANCELLED"
+    HELD = "HELD"  # queued, then held by its owner or an admin: not dispatched until released
 
     @property
     def terminal(self) -> bool:

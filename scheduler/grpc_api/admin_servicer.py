@@ -24,6 +24,7 @@ from scheduler.service.administration import (
     require_admin,
 )
 from scheduler.service.agent_directory import AgentDirectory, AgentView
+from scheduler.service.holds import HoldOperations
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -32,11 +33,16 @@ AVAILABILITY_FROM_PB = {value: key for key, value in convert.AVAILABILITY_TO_PB.
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def __init__(
-        self, operations: AdministrationOperations, agents: AgentDirectory, activity: Activity
+        self,
+        operations: AdministrationOperations,
+        agents: AgentDirectory,
+        activity: Activity,
+        holds: HoldOperations,
     ) -> None:
         self._ops = operations
         self._agents = agents
         self._activity = activity
+        self._holds = holds
 
     @unary
     async def ListQueue(
@@ -117,6 +123,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             ],
             as_of=convert.timestamp(report.as_of),
         )
+
+    @unary
+    async def HoldJobs(
+        self, request: admin_pb2.HoldJobsRequest, context: Context
+    ) -> admin_pb2.HoldJobsResponse:
+        outcome = await self._holds.hold_all(
+            principal(), request.owner_name, request.backend, release=request.release
+        )
+        return admin_pb2.HoldJobsResponse(job_ids=outcome.changed, skipped=outcome.skipped)
 
 
 def _role_status(role: Role, status: BackendAvailability) -> admin_pb2.BackendRoleStatus:

@@ -24,6 +24,7 @@ STATUS_TO_PB: dict[JobStatus, job_pb2.JobStatus.ValueType] = {
     JobStatus.FAILED: job_pb2.JOB_STATUS_FAILED,
     JobStatus.TIMEOUT: job_pb2.JOB_STATUS_TIMEOUT,
     JobStatus.CANCELLED: job_pb2.JOB_STATUS_CANCELLED,
+    JobStatus.HELD: job_pb2.JOB_STATUS_HELD,
 }
 STATUS_FROM_PB = {value: key for key, value in STATUS_TO_PB.items()}
 

@@ -13,6 +13,7 @@ from scheduler.auth.interceptor import principal
 from scheduler.grpc_api import array_messages, convert, usage_messages
 from scheduler.grpc_api.errors import server_stream, unary
 from scheduler.service.job_arrays import JobArrays
+from scheduler.service.holds import HoldOperations
 from scheduler.service.submissions import SubmissionOperations
 from scheduler.service.usage_reads import UsageReads
 
@@ -25,11 +26,13 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
         operations: SubmissionOperations,
         usage: UsageReads,
         arrays: JobArrays,
+        holds: HoldOperations,
         serving: Callable[[], bool] = lambda: True,
     ) -> None:
         self._ops = operations
         self._usage = usage
         self._arrays = arrays
+        self._holds = holds
         self._serving = serving
 
     @unary
@@ -159,3 +162,15 @@ class SubmissionServicer(submission_pb2_grpc.SubmissionServiceServicer):
     ) -> submission_pb2.CancelJobArrayResponse:
         cancel = await self._arrays.cancel(principal(), request.array_id)
         return array_messages.cancel_response(cancel)
+
+    @unary
+    async def HoldJob(
+        self, request: submission_pb2.HoldJobRequest, context: Context
+    ) -> submission_pb2.JobInfo:
+        return convert.job_info(await self._holds.hold(principal(), request.job_id))
+
+    @unary
+    async def ReleaseJob(
+        self, request: submission_pb2.ReleaseJobRequest, context: Context
+    ) -> submission_pb2.JobInfo:
+        return convert.job_info(await self._holds.release(principal(), request.job_id))

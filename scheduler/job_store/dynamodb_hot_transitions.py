@@ -6,9 +6,10 @@ that record, so that the record after it is the known one with this write's
 changes, derived here instead of sent back (ReturnValues NONE: no item to
 serialise on DynamoDB's side and parse on ours):
 
-- claim: a QUEUED job with attempt k is one record. Only a claim changes a
-  QUEUED job (requeues and the operator's transitions start from RUNNING),
-  and every claim moves the attempt.
+- claim: a QUEUED job with attempt k and queued_at t is one record. Only a
+  claim changes a QUEUED job (requeues and the operator's transitions start
+  from RUNNING, a release from HELD and it sets queued_at anew), and every
+  claim moves the attempt.
 - finish: a RUNNING job held by this agent at attempt k, with this cancel
   flag, is one record up to its lease expiry, which finish clears anyway.
   (Only heartbeats and cancel requests change a RUNNING job without moving
@@ -65,8 +66,9 @@ def claim_job(
         condition = "#status = :expected_status"
         values: dict[str, object] = {":expected_status": JobStatus.QUEUED, ":one": 1}
         if known is not None:
-            condition += " AND #attempt = :attempt"
+            condition += " AND #attempt = :attempt AND #queued_at = :queued_at"
             values[":attempt"] = known.attempt
+            values[":queued_at"] = known.queued_at
         return Update(
             {
                 "status": JobStatus.RUNNING,

@@ -69,6 +69,7 @@ _CLOCK_SKEW_S = 300.0  # another replica's clock may be ahead: look a little int
 
 _IN_STATUS = "#status = :expected_status"
 _HELD = "#status = :expected_status AND #lease_holder = :holder AND " + HELD_UNDER_CREDENTIAL
+_QUEUED_OR_HELD = "#status IN (:expected_status, :held)"
 _RUNNING_ATTEMPT = "#status = :expected_status AND #attempt = :attempt"
 _LEASE_EXPIRED = " AND #lease_expires_at < :now"
 
@@ -230,9 +231,25 @@ class DynamoDbJobStore:
         return self._transition(
             job_id,
             {"status": status, "job_expiry": job_expiry},
+            _QUEUED_OR_HELD,
+            {":expected_status": JobStatus.QUEUED, ":held": JobStatus.HELD},
+            ended=(detail, now),
+        )
+
+    def hold_queued(self, job_id: str, detail: str) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"status": JobStatus.HELD, "detail": detail},
             _IN_STATUS,
             {":expected_status": JobStatus.QUEUED},
-            ended=(detail, now),
+        )
+
+    def release_held(self, job_id: str, detail: str, now: float) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"status": JobStatus.QUEUED, "detail": detail, "queued_at": now},
+            _IN_STATUS,
+            {":expected_status": JobStatus.HELD},
         )
 
     def end_running(

@@ -109,7 +109,7 @@ class JobStore(Protocol):
     def cancel_queued(
         self, job_id: str, detail: str, now: float, job_expiry: int
     ) -> JobRecord | None:
-        """QUEUED -> CANCELLED. MUST only succeed while QUEUED."""
+        """QUEUED or HELD -> CANCELLED. MUST only succeed while QUEUED or HELD."""
 
     def request_cancel(self, job_id: str) -> JobRecord | None:
         """Set cancel_requested. MUST only succeed while RUNNING."""
@@ -134,7 +134,19 @@ class JobStore(Protocol):
     def fail_queued(
         self, job_id: str, detail: str, now: float, job_expiry: int
     ) -> JobRecord | None:
-        """QUEUED -> FAILED on an operator's request. MUST only succeed while QUEUED."""
+        """QUEUED or HELD -> FAILED on an operator's request.
+
+        MUST only succeed while QUEUED or HELD.
+        """
+
+    def hold_queued(self, job_id: str, detail: str) -> JobRecord | None:
+        """QUEUED -> HELD, with `detail` (who held it). MUST only succeed while QUEUED."""
+
+    def release_held(self, job_id: str, detail: str, now: float) -> JobRecord | None:
+        """HELD -> QUEUED with queued_at = `now`: its queue age starts anew.
+
+        MUST only succeed while HELD. Sets `detail` (who released it).
+        """
 
     def end_running(
         self,

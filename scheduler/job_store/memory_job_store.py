@@ -169,8 +169,18 @@ class MemoryJobStore:
     ) -> JobRecord | None:
         return self._transition(
             job_id,
-            _in(JobStatus.QUEUED),
+            _in(JobStatus.QUEUED, JobStatus.HELD),
             _set(status=status, detail=detail, finished_at=now, job_expiry=job_expiry),
+        )
+
+    def hold_queued(self, job_id: str, detail: str) -> JobRecord | None:
+        return self._transition(
+            job_id, _in(JobStatus.QUEUED), _set(status=JobStatus.HELD, detail=detail)
+        )
+
+    def release_held(self, job_id: str, detail: str, now: float) -> JobRecord | None:
+        return self._transition(
+            job_id, _in(JobStatus.HELD), _set(status=JobStatus.QUEUED, detail=detail, queued_at=now)
         )
 
     def end_running(
@@ -301,8 +311,8 @@ def _set(**changes: object) -> Callable[[JobRecord], JobRecord]:
     return lambda job: replace(job, **changes)  # type: ignore[arg-type]
 
 
-def _in(status: JobStatus) -> Guard:
-    return lambda job: job.status is status
+def _in(*statuses: JobStatus) -> Guard:
+    return lambda job: job.status in statuses
 
 
 def _held_by(agent_id: str, credential: str) -> Guard:

@@ -152,6 +152,8 @@ class AdministrationOperations:
                     f"job {job_id} already ended as {job.status.value}; "
                     "only QUEUED or RUNNING jobs can be requeued"
                 )
+            if job.status is JobStatus.HELD:
+                raise FailedPrecondition(f"job {job_id} is HELD: release it to queue it again")
             if job.cancel_requested:
                 raise FailedPrecondition(
                     f"the owner of job {job_id} asked to cancel it; it ends when its agent "

@@ -30,7 +30,8 @@ def violations(
     - per owner, the usage counted = its queued + running jobs, except jobs
       `moved_elsewhere`: another replica claimed or ended them since this one
       last synced, and they stay counted until it does (the limit holds across replicas);
-    - a job is in at most one of: a queue, the running set, the finished cache;
+    - a job is in at most one of: a queue, the running set, the finished cache
+      (a HELD job is in none of them, and not counted: holds.py says why);
     - (array_throttle.py) a throttled array counts exactly its members in the running set.
     """
     found: list[str] = []

@@ -101,20 +101,7 @@ class JobLifecycle:
         `prepare` builds the record (and stores its input) once both are
         granted; False when a concurrent retry with the same key created it.
         """
-        limit = self._config.max_concurrent_jobs[role]
-        if not self._usage.try_acquire(owner, job_id, limit, self._clock()):
-            raise ResourceExhausted(
-                f"this token has {self._usage.active(owner)} jobs queued or running; the "
-                f"limit for role {role.value} is {limit} "
-                f"(SCHEDULER_MAX_CONCURRENT_JOBS_{role.value.upper()}); "
-                "wait for one to finish or cancel one"
-            )
-        if not self._queues.try_reserve(size_bytes):
-            self._usage.release(owner, job_id)
-            raise ResourceExhausted(
-                f"the queue is full ({self._queues.used_bytes} of {self._queues.max_bytes} bytes, "
-                "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
-            )
+        self._admit(owner, role, job_id, size_bytes)
         try:
             job, payload = await prepare()
             if job.idempotency_key:
@@ -213,7 +200,7 @@ class JobLifecycle:
         )
 
     async def cancel_queued(self, job_id: str, detail: str) -> JobRecord | None:
-        """QUEUED -> CANCELLED; None when the job was not QUEUED any more."""
+        """QUEUED or HELD -> CANCELLED; None when the job was neither any more."""
         now = self._clock()
         cancelled = await self._io.submission.run(
             self._store.cancel_queued, job_id, detail, now, self.job_expiry(now)
@@ -231,6 +218,59 @@ class JobLifecycle:
                 tracked.record = without_input(requested)  # for the finish to come
             self._events.notify(requested)
         return requested
+
+    async def hold(self, job_id: str, detail: str) -> JobRecord | None:
+        """QUEUED -> HELD; None when the job was not QUEUED any more.
+
+        A held job leaves the queue, its bytes and its owner's usage: it takes
+        no place in line and no share of a limit until it is released.
+        """
+        held = await self._io.submission.run(self._store.hold_queued, job_id, detail)
+        if held is not None:
+            self._set_aside(held)
+            self._metrics.job_reached(held)
+        return held
+
+    async def release(self, job: JobRecord, detail: str, *, forced: bool) -> JobRecord | None:
+        """HELD -> QUEUED, admitted again like a submission; None when it was not HELD.
+
+        `forced` (an operator's word) passes the owner's limit and the queue
+        budget, as a requeue does; otherwise either refuses with RESOURCE_EXHAUSTED.
+        """
+        # Counted already: this replica missed the hold (made elsewhere) or the job is
+        # not HELD at all; the store's condition decides, the count stays as it was.
+        admit = not forced and not self._usage.counts(job.owner, job.job_id)
+        if admit:
+            self._admit(job.owner, job.role, job.job_id, job.size_bytes)
+        try:
+            released = await self._io.submission.run(
+                self._store.release_held, job.job_id, detail, self._clock()
+            )
+        finally:
+            if admit:  # counted again by `_requeue` below if it was released
+                self._queues.release(job.size_bytes)
+                self._usage.release(job.owner, job.job_id)
+        if released is not None:
+            await self._requeue(released)
+            self._metrics.job_reached(released)
+        return released
+
+    def _admit(self, owner: str, role: Role, job_id: str, size_bytes: int) -> None:
+        """Count a job toward its owner's limit and reserve its bytes, or refuse."""
+        limit = self._config.max_concurrent_jobs[role]
+        if not self._usage.try_acquire(owner, job_id, limit, self._clock()):
+            raise ResourceExhausted(
+                f"this token has {self._usage.active(owner)} jobs queued or running; the "
+                f"limit for role {role.value} is {limit} "
+                f"(SCHEDULER_MAX_CONCURRENT_JOBS_{role.value.upper()}); "
+                "wait for one to finish or cancel one"
+            )
+        if not self._queues.try_reserve(size_bytes):
+            self._usage.release(owner, job_id)
+            raise ResourceExhausted(
+                f"the queue is full ({self._queues.used_bytes} of {self._queues.max_bytes} bytes, "
+                "SCHEDULER_MAX_QUEUE_BYTES); retry in a minute"
+            )
 
     # --- an agent's transitions -------------------------------------------------
 
@@ -397,9 +437,9 @@ class JobLifecycle:
         return requeued
 
     async def fail(self, job: JobRecord, detail: str) -> JobRecord | None:
-        """QUEUED or RUNNING (as `job` was read) -> FAILED on an operator's word."""
+        """QUEUED, HELD or RUNNING (as `job` was read) -> FAILED on an operator's word."""
         now = self._clock()
-        if job.status is JobStatus.QUEUED:
+        if job.status in (JobStatus.QUEUED, JobStatus.HELD):
             failed = await self._io.submission.run(
                 self._store.fail_queued, job.job_id, detail, now, self.job_expiry(now)
             )
@@ -540,6 +580,10 @@ class JobLifecycle:
             if self._queues.remove(job_id) is not None:
                 counts.moved += 1
             self.adopt_running(job, started)
+        elif job.status is JobStatus.HELD:
+            if job_id in self._queues or job_id in self._running:
+                counts.moved += 1
+            self._set_aside(job)
         else:
             self._ended(job, here=False)
             counts.moved += 1
@@ -612,6 +656,15 @@ class JobLifecycle:
             deadline=job.dequeued_at + job.timeout_s + self._config.lease_seconds,
             record=without_input(job),
         )
+
+    def _set_aside(self, job: JobRecord) -> None:
+        """A job became HELD (here or elsewhere): nothing of it stays queued or counted."""
+        self._queues.remove(job.job_id)
+        self._running.pop(job.job_id, None)
+        self._deferrals.pop(job.job_id, None)
+        self._queued_records.pop(job.job_id)
+        self._usage.release(job.owner, job.job_id)
+        self._events.notify(job)
 
     def _ended(self, job: JobRecord, *, here: bool = True) -> None:
         """A job reached a terminal status (`here`: through this replica, so it counts)."""

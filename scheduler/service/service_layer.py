@@ -22,6 +22,7 @@ from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.executions import ExecutionOperations
 from scheduler.service.job_arrays import JobArrays
+from scheduler.service.holds import HoldOperations
 from scheduler.service.job_events import JobEvents, QueueSignals
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.job_reads import FinishedJobs, JobReads
@@ -43,6 +44,7 @@ class ServiceLayer:
     administration: AdministrationOperations
     monitor: LeaseMonitor
     replica_sync: ReplicaSync
+    holds: HoldOperations
 
 
 def build_service_layer(
@@ -123,4 +125,5 @@ def build_service_layer(
         administration=administration,
         monitor=LeaseMonitor(lifecycle, config.lease_seconds, clock),
         replica_sync=sync,
+        holds=HoldOperations(lifecycle, submissions=submissions, store=store, io=ports.submission),
     )

@@ -184,7 +184,7 @@ class SubmissionOperations:
     async def cancel_loaded(self, principal: Principal, job: JobRecord) -> JobRecord:
         """Cancel a job the caller may see, as it was just read."""
         job_id = job.job_id
-        if job.status is JobStatus.QUEUED:
+        if job.status in (JobStatus.QUEUED, JobStatus.HELD):
             cancelled = await self._lifecycle.cancel_queued(job_id, "cancelled by its owner")
             if cancelled is not None:
                 log.info("job %s cancelled while queued", job_id)

@@ -39,6 +39,9 @@ class TokenUsage:
         if not jobs:
             del self._jobs[owner]
 
+    def counts(self, owner: str, job_id: str) -> bool:
+        return job_id in self._jobs.get(owner, ())
+
     def active(self, owner: str) -> int:
         return len(self._jobs.get(owner, ()))
 

@@ -16,7 +16,13 @@ from typing import NoReturn
 
 from berth_common.times import parse_duration
 from berth_common.version import __version__
-from scheduler_client.cli import exit_codes, job_commands, overview_commands, usage_command
+from scheduler_client.cli import (
+    exit_codes,
+    hold_commands,
+    job_commands,
+    overview_commands,
+    usage_command,
+)
 from scheduler_client.cli.connection import UsageError, add_connection_options
 from scheduler_client.cli.formatting import Output
 from scheduler_client.errors import BerthError
@@ -66,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     job_commands.add_commands(command, duration_arg)
+    hold_commands.add_commands(command)
     overview_commands.add_commands(command)
     usage_command.add_command(command)
     return parser

@@ -64,6 +64,11 @@ class AdminServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityResponse.FromString,
                 _registered_method=True)
+        self.HoldJobs = channel.unary_unary(
+                '/berth.scheduler.v1.AdminService/HoldJobs',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.HoldJobsRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.HoldJobsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -120,6 +125,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HoldJobs(self, request, context):
+        """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+        or of one backend (or of one user on one backend). Releases here are an
+        operator's word: they pass the owners' concurrency limits and the queue budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +166,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetActivity,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityResponse.SerializeToString,
+            ),
+            'HoldJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldJobs,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.HoldJobsRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_admin__pb2.HoldJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -316,6 +335,33 @@ class AdminService:
             '/berth.scheduler.v1.AdminService/GetActivity',
             berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_admin__pb2.GetActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.AdminService/HoldJobs',
+            berth_dot_scheduler_dot_v1_dot_admin__pb2.HoldJobsRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_admin__pb2.HoldJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

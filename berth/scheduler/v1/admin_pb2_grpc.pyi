@@ -60,6 +60,11 @@ class AdminServiceStub:
     minute samples of queue depth and finished jobs over the last hour, kept in
     this replica's memory (so a restart starts the history afresh).
     """
+    HoldJobs: _grpc.UnaryUnaryMultiCallable[_admin_pb2.HoldJobsRequest, _admin_pb2.HoldJobsResponse]
+    """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+    or of one backend (or of one user on one backend). Releases here are an
+    operator's word: they pass the owners' concurrency limits and the queue budget.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -90,6 +95,11 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Every backend now (status per role, queue depth, running jobs, agents) and
     minute samples of queue depth and finished jobs over the last hour, kept in
     this replica's memory (so a restart starts the history afresh).
+    """
+    HoldJobs: _aio.UnaryUnaryMultiCallable[_admin_pb2.HoldJobsRequest, _admin_pb2.HoldJobsResponse]  # type: ignore[assignment]
+    """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+    or of one backend (or of one user on one backend). Releases here are an
+    operator's word: they pass the owners' concurrency limits and the queue budget.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -154,6 +164,17 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """Every backend now (status per role, queue depth, running jobs, agents) and
         minute samples of queue depth and finished jobs over the last hour, kept in
         this replica's memory (so a restart starts the history afresh).
+        """
+
+    @_abc_1.abstractmethod
+    def HoldJobs(
+        self,
+        request: _admin_pb2.HoldJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.HoldJobsResponse, _abc.Awaitable[_admin_pb2.HoldJobsResponse]]:
+        """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+        or of one backend (or of one user on one backend). Releases here are an
+        operator's word: they pass the owners' concurrency limits and the queue budget.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -34,6 +34,8 @@ class _JobStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobStatus.V
     JOB_STATUS_FAILED: _JobStatus.ValueType  # 4
     JOB_STATUS_TIMEOUT: _JobStatus.ValueType  # 5
     JOB_STATUS_CANCELLED: _JobStatus.ValueType  # 6
+    JOB_STATUS_HELD: _JobStatus.ValueType  # 7
+    """held by its owner or an admin: not dispatched until released"""
 
 class JobStatus(_JobStatus, metaclass=_JobStatusEnumTypeWrapper): ...
 
@@ -44,6 +46,8 @@ JOB_STATUS_COMPLETED: JobStatus.ValueType  # 3
 JOB_STATUS_FAILED: JobStatus.ValueType  # 4
 JOB_STATUS_TIMEOUT: JobStatus.ValueType  # 5
 JOB_STATUS_CANCELLED: JobStatus.ValueType  # 6
+JOB_STATUS_HELD: JobStatus.ValueType  # 7
+"""held by its owner or an admin: not dispatched until released"""
 Global___JobStatus: _TypeAlias = JobStatus  # noqa: Y015
 
 @_typing.final

@@ -99,6 +99,16 @@ class SubmissionServiceStub:
                 request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayRequest.SerializeToString,
                 response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayResponse.FromString,
                 _registered_method=True)
+        self.HoldJob = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/HoldJob',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.HoldJobRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.FromString,
+                _registered_method=True)
+        self.ReleaseJob = channel.unary_unary(
+                '/berth.scheduler.v1.SubmissionService/ReleaseJob',
+                request_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.ReleaseJobRequest.SerializeToString,
+                response_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.FromString,
+                _registered_method=True)
 
 
 class SubmissionServiceServicer:
@@ -188,6 +198,22 @@ class SubmissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HoldJob(self, request, context):
+        """QUEUED -> HELD: not dispatched, out of the queue, until released. The owner or an
+        admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseJob(self, request, context):
+        """HELD -> QUEUED, its queue age starting anew; counts toward the owner's limit again
+        (RESOURCE_EXHAUSTED at the limit). An already QUEUED job is returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubmissionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -255,6 +281,16 @@ def add_SubmissionServiceServicer_to_server(servicer, server):
                     servicer.CancelJobArray,
                     request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayRequest.FromString,
                     response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayResponse.SerializeToString,
+            ),
+            'HoldJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldJob,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.HoldJobRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.SerializeToString,
+            ),
+            'ReleaseJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseJob,
+                    request_deserializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.ReleaseJobRequest.FromString,
+                    response_serializer=berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -608,6 +644,60 @@ class SubmissionService:
             '/berth.scheduler.v1.SubmissionService/CancelJobArray',
             berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayRequest.SerializeToString,
             berth_dot_scheduler_dot_v1_dot_submission__pb2.CancelJobArrayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/HoldJob',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.HoldJobRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.scheduler.v1.SubmissionService/ReleaseJob',
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.ReleaseJobRequest.SerializeToString,
+            berth_dot_scheduler_dot_v1_dot_submission__pb2.JobInfo.FromString,
             options,
             channel_credentials,
             insecure,
