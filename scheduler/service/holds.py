@@ -79,7 +79,8 @@ class HoldOperations:
             released = await self._lifecycle.release(job, "", forced=forced)
             if released is not None:
                 log.info("job %s released by token %s", job_id, principal.token_id)
-                return await self._submissions.view(principal, job_id)
+                # As released: an agent waiting for work may claim it before a re-read.
+                return JobView(released, self._lifecycle.jobs.position(job_id) or 0)
         raise FailedPrecondition(f"job {job_id} keeps changing state; retry the release")
 
     async def hold_all(
