@@ -74,6 +74,26 @@ class JobTimes:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One run of a job on one agent; `outcome` RUNNING while it runs."""
+
+    number: int
+    agent_id: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    outcome: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "agent_id": self.agent_id,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True)
 class JobInfo:
     job_id: str
     status: JobStatus
@@ -93,6 +113,9 @@ class JobInfo:
     result_encoded_bytes: int = 0
     owner_name: str = ""
     parameters: dict[str, str] = field(default_factory=dict)
+    attempts: tuple[Attempt, ...] = ()
+    max_attempts: int = 0  # as submitted; 0: the scheduler's maximum
+    retry_on_failure: bool = False
 
     @classmethod
     def from_pb(cls, info: submission_pb2.JobInfo) -> JobInfo:
@@ -132,6 +155,12 @@ class JobInfo:
             result_encoded_bytes=info.result_encoded_bytes,
             owner_name=info.owner_name,
             parameters=dict(info.parameters),
+            attempts=tuple(
+                Attempt(a.number, a.agent_id, _time(a.started_at), _time(a.ended_at), a.outcome)
+                for a in info.attempts
+            ),
+            max_attempts=info.max_attempts,
+            retry_on_failure=info.retry_on_failure,
         )
 
     def elapsed_s(self, now: datetime | None = None) -> float | None:
@@ -168,6 +197,9 @@ class JobInfo:
             "result_encoded_bytes": self.result_encoded_bytes,
             "owner_name": self.owner_name,
             "parameters": dict(self.parameters),
+            "attempts": [attempt.to_json() for attempt in self.attempts],
+            "max_attempts": self.max_attempts,
+            "retry_on_failure": self.retry_on_failure,
         }
 
 

@@ -84,6 +84,12 @@ class Expected:
     cancel_requested: bool = False
     array_id: str = ""
     max_running: int = 0
+    max_attempts: int = 0  # the job's own limit; 0: MAX_ATTEMPTS
+    retry_on_failure: bool = False
+
+    @property
+    def attempts_allowed(self) -> int:
+        return self.max_attempts or MAX_ATTEMPTS
 
 
 @dataclass
@@ -157,14 +163,26 @@ class LifecycleMachine(RuleBasedStateMachine):
         backend=st.sampled_from(BACKENDS),
         size=st.sampled_from([100, 250, 400]),
         keyed=st.booleans(),
+        max_attempts=st.sampled_from([0, 1, 2]),
+        retry_on_failure=st.booleans(),
     )
-    def submit(self, index: int, owner: str, backend: str, size: int, keyed: bool) -> None:
+    def submit(
+        self,
+        index: int,
+        owner: str,
+        backend: str,
+        size: int,
+        keyed: bool,
+        max_attempts: int,
+        retry_on_failure: bool,
+    ) -> None:
         lifecycle = self.replicas[index].lifecycle
         job_id = f"job-{len(self.model):03d}"
         payload = b"x" * size
 
         async def prepare() -> tuple[JobRecord, bytes]:
             job = self.record(job_id, owner, backend, size, lifecycle, keyed=keyed)
+            job.max_attempts, job.retry_on_failure = max_attempts, retry_on_failure
             tags = lifecycle_tags(Role.DEVELOPER, False)
             await self.io.run(self.blobs.put_input, job_id, payload, tags)
             return job, payload
@@ -176,7 +194,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         except ResourceExhausted:
             assert jobs.active_jobs(owner) >= LIMIT or reserved + size > MAX_QUEUE_BYTES
             return
-        self.model[job_id] = Expected(owner)
+        self.model[job_id] = Expected(
+            owner, max_attempts=max_attempts, retry_on_failure=retry_on_failure
+        )
         self.touched.add(job_id)
         self.changed_by(index, job_id)
 
@@ -374,7 +394,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         holds = expected.status is JobStatus.RUNNING and expected.holder == agent
         assert (finished is not None) == holds
         if finished is not None:
-            expected.status, expected.holder = outcome, ""
+            retried = (
+                outcome is JobStatus.FAILED
+                and expected.retry_on_failure
+                and not expected.cancel_requested
+                and expected.attempt < expected.attempts_allowed
+            )
+            expected.status = JobStatus.QUEUED if retried else outcome
+            expected.holder = ""
+            if retried:
+                expected.cancel_requested = False
+            assert finished.status is expected.status
             self.changed_by(index, job_id)
 
     # --- an operator's transitions ------------------------------------------------
@@ -420,7 +450,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             if now > tracked.deadline:
                 ends_as = JobStatus.TIMEOUT if same else None
             elif now > tracked.lease_expires_at and lapsed:
-                ends_as = JobStatus.QUEUED if tracked.attempt < MAX_ATTEMPTS else JobStatus.FAILED
+                more = tracked.attempt < expected.attempts_allowed
+                ends_as = JobStatus.QUEUED if more else JobStatus.FAILED
             else:
                 ends_as = None
             if ends_as is not None:

@@ -547,6 +547,38 @@ def test_a_held_job_may_be_cancelled_or_failed(store: JobStore) -> None:
     assert store.release_held(first.job_id, "", NOW) is None
 
 
+# --- retry_failed and the attempt log ------------------------------------------------
+
+
+def test_retry_failed_queues_the_holders_job_again_logging_the_attempt(store: JobStore) -> None:
+    job = running(store, "agent-1")
+    assert store.retry_failed(job.job_id, "agent-2", "x", "entry") is None  # not the holder
+    retried = store.retry_failed(job.job_id, "agent-1", "attempt 1 failed, retrying", "one")
+    assert retried is not None
+    assert (retried.status, retried.lease_holder, retried.detail) == (
+        JobStatus.QUEUED,
+        "",
+        "attempt 1 failed, retrying",
+    )
+    assert (retried.attempt, retried.attempt_log, retried.queued_at) == (1, ["one"], job.queued_at)
+    assert store.get(job.job_id) == retried
+    assert store.retry_failed(job.job_id, "agent-1", "again", "two") is None
+    again = store.claim(job.job_id, "agent-2", NOW + 90, NOW + 30)
+    assert again is not None and again.attempt_log == ["one"]
+
+
+def test_requeues_append_to_the_attempt_log_when_told(store: JobStore) -> None:
+    job = running(store, "agent-1", lease=NOW + 5)
+    lost = store.requeue(job.job_id, 1, NOW + 10, logged="lost")
+    assert lost is not None and lost.attempt_log == ["lost"]
+    store.claim(job.job_id, "agent-2", NOW + 70, NOW + 11)
+    moved = store.requeue_running(job.job_id, 2, "requeued by admin", logged="moved")
+    assert moved is not None and moved.attempt_log == ["lost", "moved"]
+    store.claim(job.job_id, "agent-1", NOW + 90, NOW + 20)
+    silent = store.requeue_running(job.job_id, 3, "requeued by admin")
+    assert silent is not None and silent.attempt_log == ["lost", "moved"]
+
+
 # --- iter_by_status ---------------------------------------------------------------
 
 

@@ -98,6 +98,11 @@ class JobRecord:
     array_index: int = 0
     array_size: int = 0
     array_max_running: int = 0
+    max_attempts: int = 0  # the owner's limit on attempts; 0: SCHEDULER_MAX_ATTEMPTS
+    retry_on_failure: bool = False  # a FAILED report requeues while attempts remain
+    # Each earlier attempt that ended with the job queued again (attempts.py); the last
+    # attempt is the record's own fields.
+    attempt_log: list[str] = field(default_factory=list)
     # The input, when it is small enough to live in the record itself (one write at
     # submit, none at claim); None when it is in the blob store.
     inline_input: bytes | None = field(default=None, repr=False)
@@ -154,6 +159,8 @@ class SubmitRequest:
     save_job: bool
     idempotency_key: str
     size_bytes: int  # the serialized request, as received
+    max_attempts: int = 0
+    retry_on_failure: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from berth_common.times import epoch_of, seconds_of, to_duration, to_timestamp
 from scheduler.backend_status.backend_status import Availability
+from scheduler.domain.attempts import attempts_of
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import (
     DownloadLink,
@@ -114,6 +115,18 @@ def job_info(view: JobView) -> submission_pb2.JobInfo:
         result_encoded_bytes=job.result_encoded_bytes,
         owner_name=job.owner_name,
         parameters=job.parameters,
+        attempts=[
+            submission_pb2.Attempt(
+                number=attempt.number,
+                agent_id=attempt.agent_id,
+                started_at=timestamp(attempt.started_at),
+                ended_at=timestamp(attempt.ended_at),
+                outcome=attempt.outcome,
+            )
+            for attempt in attempts_of(job)
+        ],
+        max_attempts=job.max_attempts,
+        retry_on_failure=job.retry_on_failure,
     )
 
 
@@ -131,4 +144,6 @@ def submit_request(
         save_job=options.save_job,
         idempotency_key=options.idempotency_key,
         size_bytes=size_bytes,
+        max_attempts=options.max_attempts,
+        retry_on_failure=options.retry_on_failure,
     )

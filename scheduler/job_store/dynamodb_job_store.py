@@ -203,21 +203,59 @@ class DynamoDbJobStore:
             {":expected_status": JobStatus.RUNNING},
         )
 
-    def requeue(self, job_id: str, attempt: int, now: float) -> JobRecord | None:
+    def requeue(
+        self, job_id: str, attempt: int, now: float, *, logged: str = ""
+    ) -> JobRecord | None:
         # Clears a cancel request, so that `claim` need not: a requeued job is claimed anew.
         return self._transition(
             job_id,
             {"status": JobStatus.QUEUED, "cancel_requested": False, **RELEASED_ATTEMPT},
             _RUNNING_ATTEMPT + _LEASE_EXPIRED,
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":now": now},
+            logged=logged,
         )
 
-    def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
+    def requeue_running(
+        self, job_id: str, attempt: int, detail: str, *, logged: str = ""
+    ) -> JobRecord | None:
         return self._transition(
             job_id,
             {"status": JobStatus.QUEUED, "detail": detail, **RELEASED_ATTEMPT},
             _RUNNING_ATTEMPT + " AND #cancel_requested = :no_cancel",
             {":expected_status": JobStatus.RUNNING, ":attempt": attempt, ":no_cancel": False},
+            logged=logged,
+        )
+
+    def retry_failed(
+        self,
+        job_id: str,
+        agent_id: str,
+        detail: str,
+        logged: str,
+        *,
+        credential: str = "",
+        attempt: int | None = None,
+    ) -> JobRecord | None:
+        condition = _HELD
+        values: dict[str, object] = {
+            ":expected_status": JobStatus.RUNNING,
+            ":holder": agent_id,
+            **credential_values(credential),
+        }
+        if attempt is not None:
+            condition += " AND #attempt = :attempt"
+            values[":attempt"] = attempt
+        return self._transition(
+            job_id,
+            {
+                "status": JobStatus.QUEUED,
+                "detail": detail,
+                "cancel_requested": False,
+                **RELEASED_ATTEMPT,
+            },
+            condition,
+            values,
+            logged=logged,
         )
 
     def fail_queued(
@@ -286,13 +324,19 @@ class DynamoDbJobStore:
         condition_values: dict[str, object],
         *,
         ended: tuple[str, float] | None = None,
+        logged: str = "",
     ) -> JobRecord | None:
         """Apply the update if `condition` holds; the record after the write, else None.
 
         `ended`: (detail, finished_at) of a job this write ends, its outcome.
+        `logged`: a line appended to the attempt log.
         """
         encoded = {OUTCOME: outcome_attribute(*ended)} if ended else None
-        update = Update(assignments, condition, condition_values, encoded=encoded)
+        raw: tuple[str, ...] = ()
+        if logged:
+            raw = ("#attempt_log = list_append(if_not_exists(#attempt_log, :no_log), :logged)",)
+            condition_values = {**condition_values, ":no_log": [], ":logged": [logged]}
+        update = Update(assignments, condition, condition_values, raw=raw, encoded=encoded)
         outcome = conditional_update(self._client, self._table, job_id, update)
         return item_to_job(outcome.item) if outcome.written and outcome.item else None
 

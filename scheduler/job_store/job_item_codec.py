@@ -61,6 +61,8 @@ SPEC_FIELDS = (
     "array_index",
     "array_size",
     "array_max_running",
+    "max_attempts",
+    "retry_on_failure",
 )
 # What an agent reports, beyond its outcome's status, detail and timestamps.
 REPORTED_FIELDS = (

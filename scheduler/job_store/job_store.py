@@ -114,16 +114,24 @@ class JobStore(Protocol):
     def request_cancel(self, job_id: str) -> JobRecord | None:
         """Set cancel_requested. MUST only succeed while RUNNING."""
 
-    def requeue(self, job_id: str, attempt: int, now: float) -> JobRecord | None:
+    def requeue(
+        self, job_id: str, attempt: int, now: float, *, logged: str = ""
+    ) -> JobRecord | None:
         """RUNNING -> QUEUED after a lost lease; queued_at is kept.
+
+        `logged`, when given, is appended to `attempt_log` (see domain/attempts.py).
 
         MUST only succeed while RUNNING with this `attempt` and a lease that
         expired before `now` (a renewal by any replica wins). Clears the lease,
         `result_attempt` and any cancel request: the next claim runs the job anew.
         """
 
-    def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
+    def requeue_running(
+        self, job_id: str, attempt: int, detail: str, *, logged: str = ""
+    ) -> JobRecord | None:
         """RUNNING -> QUEUED on an operator's request, whatever the lease; queued_at is kept.
+
+        `logged` as for `requeue`.
 
         MUST only succeed while RUNNING with this `attempt` and no cancel
         requested (the owner's cancel wins over a requeue). Clears the lease and
@@ -137,6 +145,24 @@ class JobStore(Protocol):
         """QUEUED or HELD -> FAILED on an operator's request.
 
         MUST only succeed while QUEUED or HELD.
+        """
+
+    def retry_failed(
+        self,
+        job_id: str,
+        agent_id: str,
+        detail: str,
+        logged: str,
+        *,
+        credential: str = "",
+        attempt: int | None = None,
+    ) -> JobRecord | None:
+        """RUNNING -> QUEUED when the lease holder reports a failure the job retries.
+
+        MUST only succeed while RUNNING and held by `agent_id` under `credential`
+        (at `attempt`, if given), as for `finish`. Clears the lease
+        and any cancel request, sets `detail`, appends `logged` to `attempt_log`;
+        queued_at is kept (the job waited already).
         """
 
     def hold_queued(self, job_id: str, detail: str) -> JobRecord | None:

@@ -45,7 +45,12 @@ Guard = Callable[[JobRecord], bool]
 
 
 def _copy(job: JobRecord) -> JobRecord:
-    return replace(job, parameters=dict(job.parameters), tried_agents=list(job.tried_agents))
+    return replace(
+        job,
+        parameters=dict(job.parameters),
+        tried_agents=list(job.tried_agents),
+        attempt_log=list(job.attempt_log),
+    )
 
 
 def _order(job: JobRecord) -> tuple[float, str]:
@@ -143,20 +148,47 @@ class MemoryJobStore:
     def request_cancel(self, job_id: str) -> JobRecord | None:
         return self._transition(job_id, _in(JobStatus.RUNNING), _set(cancel_requested=True))
 
-    def requeue(self, job_id: str, attempt: int, now: float) -> JobRecord | None:
+    def requeue(
+        self, job_id: str, attempt: int, now: float, *, logged: str = ""
+    ) -> JobRecord | None:
         # Clears a cancel request, so that `claim` need not: a requeued job is claimed anew.
         return self._transition(
             job_id,
             _running_attempt(attempt, expired_before=now),
-            _set(status=JobStatus.QUEUED, cancel_requested=False, **RELEASED_ATTEMPT),
+            _logged(logged, status=JobStatus.QUEUED, cancel_requested=False, **RELEASED_ATTEMPT),
         )
 
-    def requeue_running(self, job_id: str, attempt: int, detail: str) -> JobRecord | None:
+    def requeue_running(
+        self, job_id: str, attempt: int, detail: str, *, logged: str = ""
+    ) -> JobRecord | None:
         attempt_runs = _running_attempt(attempt)
         return self._transition(
             job_id,
             lambda job: attempt_runs(job) and not job.cancel_requested,
-            _set(status=JobStatus.QUEUED, detail=detail, **RELEASED_ATTEMPT),
+            _logged(logged, status=JobStatus.QUEUED, detail=detail, **RELEASED_ATTEMPT),
+        )
+
+    def retry_failed(
+        self,
+        job_id: str,
+        agent_id: str,
+        detail: str,
+        logged: str,
+        *,
+        credential: str = "",
+        attempt: int | None = None,
+    ) -> JobRecord | None:
+        held = _held_by(agent_id, credential)
+        return self._transition(
+            job_id,
+            lambda job: held(job) and attempt in (None, job.attempt),
+            _logged(
+                logged,
+                status=JobStatus.QUEUED,
+                detail=detail,
+                cancel_requested=False,
+                **RELEASED_ATTEMPT,
+            ),
         )
 
     def fail_queued(
@@ -326,3 +358,13 @@ def _running_attempt(attempt: int, *, expired_before: float | None = None) -> Gu
         return expired_before is None or job.lease_expires_at < expired_before
 
     return applies
+
+
+def _logged(logged: str, **changes: object) -> Callable[[JobRecord], JobRecord]:
+    """`changes`, and `logged` appended to the attempt log when given."""
+
+    def change(job: JobRecord) -> JobRecord:
+        log = [*job.attempt_log, logged] if logged else job.attempt_log
+        return replace(job, attempt_log=log, **changes)  # type: ignore[arg-type]
+
+    return change

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from scheduler.blob_store.blob_store import BlobStore
 from scheduler.config import SchedulerConfig
+from scheduler.domain.attempts import FAILED_RETRIED, LOST_AGENT, REQUEUED, log_entry
 from scheduler.domain.errors import NotFound, ResourceExhausted, Unavailable
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
 from scheduler.job_store.job_store import JobStore
@@ -392,9 +393,20 @@ class JobLifecycle:
         attempt: int | None = None,
     ) -> JobRecord | None:
         """RUNNING -> the reported end; None unless `agent_id` holds the lease under
-        `credential` (at `attempt`, if given)."""
+        `credential` (at `attempt`, if given).
+
+        A FAILED report of a job that retries failures, with attempts left,
+        queues it again instead (RUNNING -> QUEUED).
+        """
         tracked = self._running.get(job_id)
         known = tracked.record if tracked is not None else None
+        if completion.status is JobStatus.FAILED:
+            record = known or await self._io.execution.run(self._store.get, job_id)
+            if self._retries(record):
+                assert record is not None
+                return await self._retry_failed(
+                    record, agent_id, completion, credential=credential, attempt=attempt
+                )
         expiry = self.job_expiry(completion.finished_at)
         job = await self._io.execution.run(
             lambda: self._store.finish(
@@ -423,12 +435,55 @@ class JobLifecycle:
         tracked = self._running.get(job_id)
         return tracked.record if tracked is not None else None
 
+    def _retries(self, record: JobRecord | None) -> bool:
+        """A failed run of this job is retried: asked for, attempts left, no cancel asked."""
+        return (
+            record is not None
+            and record.retry_on_failure
+            and not record.cancel_requested
+            and record.attempt < self.attempts_allowed(record.max_attempts)
+        )
+
+    def attempts_allowed(self, max_attempts: int) -> int:
+        """A job's limit on attempts: its own, else SCHEDULER_MAX_ATTEMPTS."""
+        return max_attempts or self._config.max_attempts
+
+    async def _retry_failed(
+        self,
+        record: JobRecord,
+        agent_id: str,
+        completion: Completion,
+        *,
+        credential: str,
+        attempt: int | None,
+    ) -> JobRecord | None:
+        allowed = self.attempts_allowed(record.max_attempts)
+        detail = f"attempt {record.attempt} of {allowed} failed, retrying: {completion.detail}"
+        logged = log_entry(record, completion.finished_at, FAILED_RETRIED)
+        retry = self._store.retry_failed
+        job = await self._io.execution.run(
+            lambda: retry(
+                record.job_id,
+                agent_id,
+                detail[:4096],
+                logged,
+                credential=credential,
+                attempt=attempt,
+            )
+        )
+        if job is not None:
+            self._running.pop(job.job_id, None)
+            await self._requeue(job)
+            log.info("job %s requeued: %s", job.job_id, detail[:200])
+        return job
+
     # --- the scheduler's and operators' transitions -------------------------------
 
     async def requeue(self, job: JobRecord, detail: str) -> JobRecord | None:
         """RUNNING -> QUEUED on an operator's word, whatever the lease."""
+        requeue, logged = self._store.requeue_running, log_entry(job, self._clock(), REQUEUED)
         requeued = await self._io.submission.run(
-            self._store.requeue_running, job.job_id, job.attempt, detail
+            lambda: requeue(job.job_id, job.attempt, detail, logged=logged)
         )
         if requeued is not None:
             self._running.pop(job.job_id, None)
@@ -469,10 +524,12 @@ class JobLifecycle:
 
     async def expire(self, running: RunningJob, now: float) -> None:
         """A lease lapsed: requeue the job, or fail it after its last attempt."""
-        attempts = self._config.max_attempts
+        attempts = self.attempts_allowed(running.max_attempts)
         if running.attempt < attempts:
+            requeue, record = self._store.requeue, running.record
+            logged = log_entry(record, now, LOST_AGENT) if record is not None else ""
             job = await self._io.execution.run(
-                self._store.requeue, running.job_id, running.attempt, now
+                lambda: requeue(running.job_id, running.attempt, now, logged=logged)
             )
             if job is not None:
                 self._running.pop(running.job_id, None)
@@ -491,7 +548,7 @@ class JobLifecycle:
         else:
             detail = (
                 f"lost its agent {running.attempt} times (no heartbeat within the lease); "
-                "giving up after SCHEDULER_MAX_ATTEMPTS"
+                "giving up after its maximum number of attempts"
             )
             ended = await self._end_running(
                 self._io.execution, running, JobStatus.FAILED, detail, now, expired_lease=True
@@ -655,6 +712,7 @@ class JobLifecycle:
             lease_expires_at=job.lease_expires_at,
             deadline=job.dequeued_at + job.timeout_s + self._config.lease_seconds,
             record=without_input(job),
+            max_attempts=job.max_attempts,
         )
 
     def _set_aside(self, job: JobRecord) -> None:

@@ -57,6 +57,12 @@ def check_submission(request: SubmitRequest, principal: Principal, config: Sched
         raise InvalidArgument(
             f"options.idempotency_key must be at most {MAX_IDEMPOTENCY_KEY} characters"
         )
+    if not 0 <= request.max_attempts <= config.max_attempts:
+        raise InvalidArgument(
+            f"options.max_attempts is {request.max_attempts}; it must be between 1 and this "
+            f"scheduler's maximum, {config.max_attempts} (SCHEDULER_MAX_ATTEMPTS), or 0 for "
+            "that maximum"
+        )
 
 
 def check_backend_name(backend: str, field: str) -> None:

@@ -175,6 +175,8 @@ class SubmissionOperations:
             job_expiry=self._lifecycle.job_expiry(now),
             scheduler_version=__version__,
             idempotency_key=request.idempotency_key,
+            max_attempts=request.max_attempts,
+            retry_on_failure=request.retry_on_failure,
             inline_input=request.payload if inline else None,
         )
 

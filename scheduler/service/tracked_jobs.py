@@ -39,6 +39,7 @@ class RunningJob:
     # The record as this replica last saw it RUNNING (without its input), so that the
     # finish need not read it back (see JobStore.finish); the store checks it is current.
     record: JobRecord | None = None
+    max_attempts: int = 0  # the job's own limit on attempts; 0: SCHEDULER_MAX_ATTEMPTS
 
 
 @dataclass

@@ -102,6 +102,14 @@ def job_details(info: JobInfo) -> list[str]:
     ]
     if info.attempt > 1:
         rows.append(("attempt", str(info.attempt)))
+    rows.extend(
+        (
+            "attempts" if attempt is info.attempts[0] else "",
+            f"{attempt.number}. {attempt.agent_id} {_time(attempt.started_at)} .. "
+            f"{_time(attempt.ended_at)} {attempt.outcome}",
+        )
+        for attempt in info.attempts
+    )
     if info.parameters:
         rows.append(
             ("parameters", ", ".join(f"{k}={v}" for k, v in sorted(info.parameters.items())))

@@ -74,20 +74,30 @@ class SubmitOptions(_message.Message):
 
     SAVE_JOB_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    RETRY_ON_FAILURE_FIELD_NUMBER: _builtins.int
     save_job: _builtins.bool
     idempotency_key: _builtins.str
     """A retried submit with the same key and token returns the first job_id.
     at most 128 chars
     """
+    max_attempts: _builtins.int
+    """Attempts in all, counting runs that lost their agent (and, with retry_on_failure,
+    failed runs): 1 .. SCHEDULER_MAX_ATTEMPTS; 0 = SCHEDULER_MAX_ATTEMPTS.
+    """
+    retry_on_failure: _builtins.bool
+    """A FAILURE report queues the job again while attempts remain, instead of ending it."""
     def __init__(
         self,
         *,
         save_job: _builtins.bool = ...,
         idempotency_key: _builtins.str = ...,
+        max_attempts: _builtins.int = ...,
+        retry_on_failure: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "save_job", b"save_job"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "max_attempts", b"max_attempts", "retry_on_failure", b"retry_on_failure", "save_job", b"save_job"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -239,6 +249,9 @@ class JobInfo(_message.Message):
     RESULT_ENCODED_BYTES_FIELD_NUMBER: _builtins.int
     OWNER_NAME_FIELD_NUMBER: _builtins.int
     PARAMETERS_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    RETRY_ON_FAILURE_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     status: _job_pb2.JobStatus.ValueType
     detail: _builtins.str
@@ -255,6 +268,9 @@ class JobInfo(_message.Message):
     result_raw_bytes: _builtins.int
     result_encoded_bytes: _builtins.int
     owner_name: _builtins.str
+    max_attempts: _builtins.int
+    """as submitted (0 = the scheduler's maximum)"""
+    retry_on_failure: _builtins.bool
     @_builtins.property
     def timeout(self) -> _duration_pb2.Duration: ...
     @_builtins.property
@@ -263,6 +279,10 @@ class JobInfo(_message.Message):
     def versions(self) -> _job_pb2.Versions: ...
     @_builtins.property
     def parameters(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attempt]:
+        """each run so far, the first first"""
+
     def __init__(
         self,
         *,
@@ -284,10 +304,13 @@ class JobInfo(_message.Message):
         result_encoded_bytes: _builtins.int = ...,
         owner_name: _builtins.str = ...,
         parameters: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        attempts: _abc.Iterable[Global___Attempt] | None = ...,
+        max_attempts: _builtins.int = ...,
+        retry_on_failure: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_backend", b"actual_backend", "attempt", b"attempt", "backend", b"backend", "cancel_requested", b"cancel_requested", "detail", b"detail", "format", b"format", "input_bytes", b"input_bytes", "job_id", b"job_id", "n_shots", b"n_shots", "owner_name", b"owner_name", "parameters", b"parameters", "queue_position", b"queue_position", "result_encoded_bytes", b"result_encoded_bytes", "result_raw_bytes", b"result_raw_bytes", "status", b"status", "timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_backend", b"actual_backend", "attempt", b"attempt", "attempts", b"attempts", "backend", b"backend", "cancel_requested", b"cancel_requested", "detail", b"detail", "format", b"format", "input_bytes", b"input_bytes", "job_id", b"job_id", "max_attempts", b"max_attempts", "n_shots", b"n_shots", "owner_name", b"owner_name", "parameters", b"parameters", "queue_position", b"queue_position", "result_encoded_bytes", b"result_encoded_bytes", "result_raw_bytes", b"result_raw_bytes", "retry_on_failure", b"retry_on_failure", "status", b"status", "timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1004,3 +1027,47 @@ class ReleaseJobRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseJobRequest: _TypeAlias = ReleaseJobRequest  # noqa: Y015
+
+@_typing.final
+class Attempt(_message.Message):
+    """One run of a job on one agent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    ENDED_AT_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    """1-based"""
+    agent_id: _builtins.str
+    outcome: _builtins.str
+    """RUNNING while it runs; COMPLETED, FAILED, TIMEOUT or CANCELLED as the job ended;
+    LOST_AGENT (lease lapsed), REQUEUED (by an admin) or FAILED_RETRIED (a FAILURE
+    report with retry_on_failure) when the job was queued again.
+    """
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """when the agent claimed it"""
+
+    @_builtins.property
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """unset while it runs"""
+
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        agent_id: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        ended_at: _timestamp_pb2.Timestamp | None = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "ended_at", b"ended_at", "number", b"number", "outcome", b"outcome", "started_at", b"started_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Attempt: _TypeAlias = Attempt  # noqa: Y015
