@@ -176,8 +176,13 @@ class Client:
         parameters: Mapping[str, str] | None = None,
         save_job: bool = False,
         idempotency_key: str | None = None,
+        max_attempts: int = 0,
+        retry_on_failure: bool = False,
     ) -> Job:
         """Queue `program`; `timeout` (seconds or timedelta) bounds its run on the backend.
+
+        `max_attempts` (0: the scheduler's maximum) bounds the runs after lost agents
+        and, with `retry_on_failure`, after failed runs.
 
         Every attempt of one call carries the same idempotency key (a fresh
         random one unless given), so a retry after a lost answer returns the
@@ -186,7 +191,12 @@ class Client:
         key = idempotency_key or uuid.uuid4().hex
         request = submission_pb2.SubmitJobRequest(
             job=_job(program, format, backend, shots, timeout, parameters),
-            options=submission_pb2.SubmitOptions(save_job=save_job, idempotency_key=key),
+            options=submission_pb2.SubmitOptions(
+                save_job=save_job,
+                idempotency_key=key,
+                max_attempts=max_attempts,
+                retry_on_failure=retry_on_failure,
+            ),
         )
         response = self._unary("SubmitJob", self._stub.SubmitJob, request)
         return Job(self, response.job_id, idempotency_key=key)

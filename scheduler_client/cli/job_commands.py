@@ -45,6 +45,19 @@ def add_commands(command: AddCommand, duration: Callable[[str], float]) -> None:
     submit.add_argument(
         "--idempotency-key", help="resubmitting with the same key returns the same job"
     )
+    submit.add_argument(
+        "--max-attempts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run at most N times (lost agents, and failures with --retry-on-failure); "
+        "default and ceiling: the scheduler's SCHEDULER_MAX_ATTEMPTS",
+    )
+    submit.add_argument(
+        "--retry-on-failure",
+        action="store_true",
+        help="queue the job again when a run fails, while attempts remain",
+    )
     submit.add_argument("--wait", action="store_true", help="wait for the job to end")
     submit.add_argument(
         "--wait-timeout", type=duration, help="with --wait: give up waiting after this long"
@@ -167,6 +180,8 @@ def run_submit(args: argparse.Namespace, output: Output) -> int:
             parameters=parameters,
             save_job=args.save_job,
             idempotency_key=args.idempotency_key,
+            max_attempts=args.max_attempts,
+            retry_on_failure=args.retry_on_failure,
         )
         if not args.wait:
             if output.json_mode:
