@@ -292,7 +292,7 @@ class SchedulerConfig:
         "--max-attempts",
         env="SCHEDULER_MAX_ATTEMPTS",
         parse=positive_int,
-        help="assignments of one job before a lost lease fails it",
+        help="assignments of one job before a lost lease fails it; the most a job may ask for",
     )
     backend_status_refresh_seconds: float = option(
         5.0,
