@@ -474,6 +474,7 @@ class JobLifecycle:
         if job is not None:
             self._running.pop(job.job_id, None)
             await self._requeue(job)
+            await self._discard_attempt(self._io.execution, job.job_id, record.attempt)
             log.info("job %s requeued: %s", job.job_id, detail[:200])
         return job
 
