@@ -10,6 +10,7 @@ apply, unless an admin releases it) with its queue age starting anew.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from scheduler.domain.errors import FailedPrecondition, InvalidArgument
@@ -49,39 +50,46 @@ class HoldOperations:
 
     async def hold(self, principal: Principal, job_id: str) -> JobView:
         """QUEUED -> HELD; HELD stays; any other state is FAILED_PRECONDITION."""
-        for _ in range(_DECIDE_ATTEMPTS):
-            view = await self._submissions.view(principal, job_id)
-            job = view.job
-            if job.status is JobStatus.HELD:
-                return view
-            if job.status is not JobStatus.QUEUED:
-                raise FailedPrecondition(
-                    f"job {job_id} is {job.status.value}; only a QUEUED job can be held"
-                )
-            held = await self._lifecycle.hold(job_id, f"held by {_who(principal, job)}")
-            if held is not None:
-                log.info("job %s held by token %s", job_id, principal.token_id)
-                return JobView(held, 0)
-        raise FailedPrecondition(f"job {job_id} keeps changing state; retry the hold")
+
+        async def hold(job: JobRecord) -> JobRecord | None:
+            return await self._lifecycle.hold(job_id, f"held by {_who(principal, job)}")
+
+        return await self._move(principal, job_id, JobStatus.QUEUED, JobStatus.HELD, hold)
 
     async def release(self, principal: Principal, job_id: str) -> JobView:
         """HELD -> QUEUED; QUEUED stays; any other state is FAILED_PRECONDITION."""
+        forced = principal.role is Role.ADMIN
+
+        async def release(job: JobRecord) -> JobRecord | None:
+            return await self._lifecycle.release(job, "", forced=forced)
+
+        return await self._move(principal, job_id, JobStatus.HELD, JobStatus.QUEUED, release)
+
+    async def _move(
+        self,
+        principal: Principal,
+        job_id: str,
+        source: JobStatus,
+        target: JobStatus,
+        move: Callable[[JobRecord], Awaitable[JobRecord | None]],
+    ) -> JobView:
+        """`move` the caller's job from `source` to `target`, re-deciding if it changed."""
+        verb = "held" if target is JobStatus.HELD else "released"
         for _ in range(_DECIDE_ATTEMPTS):
             view = await self._submissions.view(principal, job_id)
             job = view.job
-            if job.status is JobStatus.QUEUED:
+            if job.status is target:
                 return view
-            if job.status is not JobStatus.HELD:
+            if job.status is not source:
                 raise FailedPrecondition(
-                    f"job {job_id} is {job.status.value}; only a HELD job can be released"
+                    f"job {job_id} is {job.status.value}; only a {source.value} job can be {verb}"
                 )
-            forced = principal.role is Role.ADMIN
-            released = await self._lifecycle.release(job, "", forced=forced)
-            if released is not None:
-                log.info("job %s released by token %s", job_id, principal.token_id)
-                # As released: an agent waiting for work may claim it before a re-read.
-                return JobView(released, self._lifecycle.jobs.position(job_id) or 0)
-        raise FailedPrecondition(f"job {job_id} keeps changing state; retry the release")
+            moved = await move(job)
+            if moved is not None:
+                log.info("job %s %s by token %s", job_id, verb, principal.token_id)
+                # As moved: an agent waiting for work may claim a released job before a re-read.
+                return JobView(moved, self._lifecycle.jobs.position(job_id) or 0)
+        raise FailedPrecondition(f"job {job_id} keeps changing state; retry")
 
     async def hold_all(
         self, principal: Principal, owner_name: str, backend: str, *, release: bool
