@@ -70,6 +70,10 @@ def seed_jobs(
         status = rng.choice(list(JobStatus))
         if status is JobStatus.QUEUED:
             continue
+        if status is JobStatus.HELD:
+            assert store.hold_queued(job.job_id, "held by its owner")
+            job.status = status
+            continue
         if status in (JobStatus.CANCELLED, JobStatus.FAILED) and rng.random() < 0.4:
             end = store.cancel_queued if status is JobStatus.CANCELLED else store.fail_queued
             assert end(job.job_id, "seeded", job.queued_at + 5, job.job_expiry)
