@@ -43,8 +43,8 @@ from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.executions import ExecutionOperations
-from scheduler.service.job_arrays import JobArrays
 from scheduler.service.holds import HoldOperations
+from scheduler.service.job_arrays import JobArrays
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync

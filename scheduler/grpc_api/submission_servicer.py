@@ -12,8 +12,8 @@ from berth_common.times import to_duration
 from scheduler.auth.interceptor import principal
 from scheduler.grpc_api import array_messages, convert, usage_messages
 from scheduler.grpc_api.errors import server_stream, unary
-from scheduler.service.job_arrays import JobArrays
 from scheduler.service.holds import HoldOperations
+from scheduler.service.job_arrays import JobArrays
 from scheduler.service.submissions import SubmissionOperations
 from scheduler.service.usage_reads import UsageReads
 

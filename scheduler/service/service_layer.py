@@ -21,8 +21,8 @@ from scheduler.queue.queue_set import QueueSet
 from scheduler.service.administration import AdministrationOperations
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.executions import ExecutionOperations
-from scheduler.service.job_arrays import JobArrays
 from scheduler.service.holds import HoldOperations
+from scheduler.service.job_arrays import JobArrays
 from scheduler.service.job_events import JobEvents, QueueSignals
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.job_reads import FinishedJobs, JobReads
