@@ -1,9 +1,12 @@
-"""The token database's command line, run as an operator runs it: a subprocess."""
+"""The token database's command line: `main(argv)` in-process for what it prints and returns,
+and a subprocess where the real exit status, stderr and signals are the point."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -20,6 +23,7 @@ from berth.tokens.v1 import token_database_pb2 as tdb
 from berth.tokens.v1 import token_database_pb2_grpc
 
 from tests.token_database_helpers import create_token_table
+from token_database.cli import PROG, main
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
 
@@ -45,6 +49,24 @@ def cli(endpoint: str, table: str, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
+def run_main(
+    capsys: pytest.CaptureFixture[str], endpoint: str, table: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The command in this process: what `cli` reports, without starting an interpreter."""
+    code = main([*args, *storage_flags(endpoint, table)])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+@pytest.fixture(autouse=True)
+def root_logger_kept() -> Iterator[None]:
+    """main() installs its own root handler and level, as a process would; undo that."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
 @pytest.fixture
 def endpoint_table(moto_endpoint: str) -> Iterator[tuple[str, DynamoDBClient, str]]:
     client = boto3.client("dynamodb", endpoint_url=moto_endpoint)
@@ -54,10 +76,11 @@ def endpoint_table(moto_endpoint: str) -> Iterator[tuple[str, DynamoDBClient, st
 
 
 def test_cli_prints_a_new_token_once_and_lists_only_ids(
-    endpoint_table: tuple[str, DynamoDBClient, str],
+    endpoint_table: tuple[str, DynamoDBClient, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     endpoint, client, table = endpoint_table
-    created = cli(endpoint, table, "create", "--name", "alice", "--role", "developer")
+    run = functools.partial(run_main, capsys, endpoint, table)
+    created = run("create", "--name", "alice", "--role", "developer")
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     assert re.fullmatch(r"berth_[A-Za-z0-9_-]{43}", token), "stdout holds the token alone"
@@ -67,22 +90,22 @@ def test_cli_prints_a_new_token_once_and_lists_only_ids(
     registry = TokenRegistry(DynamoDbTokenStore(client, table))
     assert registry.verify(token).name == "alice"
 
-    listed = cli(endpoint, table, "list")
+    listed = run("list")
     assert listed.returncode == 0, listed.stderr
     assert token not in listed.stdout + listed.stderr
     header, row = listed.stdout.splitlines()
     assert header.split() == ["TOKEN_ID", "NAME", "ROLE", "CREATED", "EXPIRES"]
     assert row.split()[:3] == [token_id, "alice", "developer"] and row.endswith("never")
 
-    renewed = cli(endpoint, table, "renew", token_id, "--expires", "30d")
+    renewed = run("renew", token_id, "--expires", "30d")
     assert renewed.returncode == 0, renewed.stderr
     expiry: TokenInfo = registry.verify(token)
     assert expiry.expires_at is not None and expiry.expires_at > expiry.created_at + 29 * 86400
 
-    deleted = cli(endpoint, table, "delete", token_id)
+    deleted = run("delete", token_id)
     assert deleted.returncode == 0, deleted.stderr
-    assert cli(endpoint, table, "list").stdout.splitlines()[1:] == []
-    missing = cli(endpoint, table, "delete", token_id)
+    assert run("list").stdout.splitlines()[1:] == []
+    missing = run("delete", token_id)
     assert missing.returncode == 1 and token_id in missing.stderr
 
 
@@ -97,13 +120,30 @@ def test_cli_prints_a_new_token_once_and_lists_only_ids(
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(
-    endpoint_table: tuple[str, DynamoDBClient, str], args: tuple[str, ...], hint: str
+    endpoint_table: tuple[str, DynamoDBClient, str],
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    hint: str,
 ) -> None:
     endpoint, _, table = endpoint_table
-    result = cli(endpoint, table, *args)
+    try:
+        result = run_main(capsys, endpoint, table, *args)
+    except SystemExit as stopped:  # argparse's own exit, e.g. on an unknown command
+        out, err = capsys.readouterr()
+        result = subprocess.CompletedProcess(list(args), stopped.code, out, err)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and hint in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+def test_cli_bad_input_exits_2_with_one_line_from_a_real_process(
+    endpoint_table: tuple[str, DynamoDBClient, str],
+) -> None:
+    endpoint, _, table = endpoint_table
+    result = cli(endpoint, table, "create", "--name", "x", "--role", "boss")
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"{PROG}: ") and "role 'boss' is not one of" in line, line
 
 
 def test_cli_serve_answers_and_stops_cleanly_on_sigterm(
