@@ -45,7 +45,9 @@ def cluster(emulator: str, tmp_path: Path) -> Iterator[Cluster]:
     running.close()
 
 
-@pytest.mark.parametrize("submissions", [100, pytest.param(200, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "submissions", [40, *(pytest.param(n, marks=pytest.mark.slow) for n in (100, 200))]
+)
 def test_kill_9_during_concurrent_submissions_loses_no_acknowledged_job_and_runs_none_twice(
     cluster: Cluster, submissions: int
 ) -> None:

@@ -14,9 +14,9 @@ from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Agent, Submitter, clients, eventually, rpc_error, set_backend_status
 
 
-def test_invalid_arguments_name_the_field(berth_system: BerthSystem) -> None:
-    with clients(berth_system) as (submission, _):
-        user = Submitter(submission, berth_system.tokens["developer"])
+def test_invalid_arguments_name_the_field(module_berth_system: BerthSystem) -> None:
+    with clients(module_berth_system) as (submission, _):
+        user = Submitter(submission, module_berth_system.tokens["developer"])
         cases = {
             "settings.n_shots": lambda: user.submit(shots=0),
             "settings.timeout": lambda: user.submit(timeout_s=-5),
@@ -39,8 +39,8 @@ def test_oversized_job_names_the_limit(make_berth_system: object) -> None:
         assert "1048576" in error.details()
 
 
-def test_unauthenticated(berth_system: BerthSystem) -> None:
-    with clients(berth_system) as (submission, _):
+def test_unauthenticated(module_berth_system: BerthSystem) -> None:
+    with clients(module_berth_system) as (submission, _):
         for token in ("", "berth_not-a-real-token", "x" * 1_000_000):
             user = Submitter(submission, token)
             error = rpc_error(lambda u=user: u.submit())  # type: ignore[misc]
@@ -51,27 +51,29 @@ def test_unauthenticated(berth_system: BerthSystem) -> None:
         assert "Bearer" in error.details()
 
 
-def test_wrong_port_for_role(berth_system: BerthSystem) -> None:
-    with clients(berth_system) as (submission, execution):
-        error = rpc_error(lambda: Submitter(submission, berth_system.tokens["executor"]).submit())
+def test_wrong_port_for_role(module_berth_system: BerthSystem) -> None:
+    with clients(module_berth_system) as (submission, execution):
+        error = rpc_error(
+            lambda: Submitter(submission, module_berth_system.tokens["executor"]).submit()
+        )
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
         error = rpc_error(
-            lambda: Agent(execution, berth_system.tokens["developer"]).assign(wait_s=0)
+            lambda: Agent(execution, module_berth_system.tokens["developer"]).assign(wait_s=0)
         )
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_not_found_for_unknown_ids_of_any_shape(berth_system: BerthSystem) -> None:
-    with clients(berth_system) as (submission, _):
-        user = Submitter(submission, berth_system.tokens["developer"])
+def test_not_found_for_unknown_ids_of_any_shape(module_berth_system: BerthSystem) -> None:
+    with clients(module_berth_system) as (submission, _):
+        user = Submitter(submission, module_berth_system.tokens["developer"])
         for job_id in ("", "nope", "00000000-0000-0000-0000-000000000000", "x" * 5000, "é/../\0"):
             error = rpc_error(lambda j=job_id: user.status(j))  # type: ignore[misc]
             assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_failed_precondition(berth_system: BerthSystem) -> None:
-    with clients(berth_system) as (submission, _):
-        user = Submitter(submission, berth_system.tokens["developer"])
+def test_failed_precondition(module_berth_system: BerthSystem) -> None:
+    with clients(module_berth_system) as (submission, _):
+        user = Submitter(submission, module_berth_system.tokens["developer"])
         job_id = user.submit()
         error = rpc_error(lambda: user.result(job_id))
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -141,8 +143,8 @@ def test_internal_error_carries_a_correlation_id(
         assert any(correlation_id in record.getMessage() for record in caplog.records)
 
 
-def test_health_on_both_ports(berth_system: BerthSystem) -> None:
-    with clients(berth_system) as (submission, execution):
+def test_health_on_both_ports(module_berth_system: BerthSystem) -> None:
+    with clients(module_berth_system) as (submission, execution):
         for channel, service in (
             (submission, "berth.scheduler.v1.SubmissionService"),
             (execution, "berth.scheduler.v1.ExecutionService"),

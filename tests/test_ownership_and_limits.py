@@ -68,24 +68,6 @@ def test_queue_bytes_full_is_resource_exhausted(make_berth_system: object) -> No
         admin.submit(b"x" * 1400)
 
 
-def test_per_token_limit_counts_queued_and_running(make_berth_system: object) -> None:
-    system = make_berth_system()  # type: ignore[operator]
-    with clients(system) as (submission, execution):
-        guest = Submitter(submission, system.tokens["guest"])  # limit 5
-        agent = Agent(execution, system.tokens["executor"])
-        jobs = [guest.submit() for _ in range(5)]
-        assigned = agent.assign()  # one running, four queued: still five
-        assert assigned is not None
-        error = rpc_error(lambda: guest.submit())
-        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "SCHEDULER_MAX_CONCURRENT_JOBS_GUEST" in error.details()
-        # Another token is not affected.
-        Submitter(submission, system.tokens["developer"]).submit()
-        # Ending a job frees a slot.
-        guest.cancel(jobs[-1] if jobs[-1] != assigned.job_id else jobs[0])
-        guest.submit()
-
-
 def test_timeout_above_the_roles_maximum_is_refused_naming_the_variable(
     berth_system: BerthSystem,
 ) -> None:

@@ -32,7 +32,10 @@ async def test_a_token_may_hold_its_roles_number_of_jobs_queued_or_running(
     await submit(BOB, submit_request())  # another token of the same role has its own count
     for _ in range(2):
         await submit(GUEST, submit_request())
-    with pytest.raises(ResourceExhausted, match="limit for role guest is 2"):
+    with pytest.raises(
+        ResourceExhausted,
+        match=r"limit for role guest is 2 \(SCHEDULER_MAX_CONCURRENT_JOBS_GUEST\)",
+    ):
         await submit(GUEST, submit_request())
     with pytest.raises(ResourceExhausted):
         await submit(ALICE, submit_request())
