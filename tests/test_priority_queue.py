@@ -141,8 +141,9 @@ class QueueMatchesFormula(RuleBasedStateMachine):
             assert self.queue.position(entry.job_id, self.now) == rank
 
 
+# Enough runs to catch an order or bookkeeping slip within the first few dozen examples.
 QueueMatchesFormula.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=50, deadline=None
+    max_examples=50, stateful_step_count=50, deadline=None
 )
 TestQueueMatchesFormula = QueueMatchesFormula.TestCase
 
@@ -311,7 +312,7 @@ class NewestTiesFirst(ChunksMatchSortedList):
 
 
 for machine in (ChunksMatchSortedList, NewestTiesFirst):
-    machine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+    machine.TestCase.settings = settings(max_examples=40, stateful_step_count=50, deadline=None)
 TestChunksMatchSortedList = ChunksMatchSortedList.TestCase
 TestNewestTiesFirst = NewestTiesFirst.TestCase
 
