@@ -1,7 +1,9 @@
-"""A lost lease and a restart, end to end over gRPC; their every case runs on the service
-layer (test_service_leases.py, test_service_restart.py)."""
+"""A lost lease, a timeout and a restart, end to end over gRPC; their every case runs on the
+service layer too (test_service_leases.py, test_service_restart.py)."""
 
 from __future__ import annotations
+
+import contextlib
 
 from berth.scheduler.v1 import job_pb2
 
@@ -33,6 +35,26 @@ def test_lost_lease_requeues_then_fails_after_max_attempts(make_berth_system: ob
             what="the job to fail after its last lost lease",
         )
         assert "giving up" in user.status(job_id).detail
+
+
+def test_timeout_is_enforced_without_the_agent(make_berth_system: object) -> None:
+    system = make_berth_system(lease_seconds=0.5)  # type: ignore[operator]
+    with clients(system) as (submission, execution):
+        user = Submitter(submission, system.tokens["developer"])
+        agent = Agent(execution, system.tokens["executor"])
+        job_id = user.submit(timeout_s=1)
+        assert agent.assign() is not None
+
+        def heartbeat_until_ended() -> bool:
+            # The agent keeps its lease alive but never finishes the job.
+            status = user.status(job_id).status
+            if status == job_pb2.JOB_STATUS_RUNNING:
+                with contextlib.suppress(Exception):
+                    agent.heartbeat(job_id)
+            return status == job_pb2.JOB_STATUS_TIMEOUT
+
+        eventually(heartbeat_until_ended, what="the scheduler to end the job")
+        assert "timeout" in user.status(job_id).detail
 
 
 def test_restart_restores_queue_order_and_queued_at(berth_system: BerthSystem) -> None:
