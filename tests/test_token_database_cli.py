@@ -126,11 +126,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     hint: str,
 ) -> None:
     endpoint, _, table = endpoint_table
-    try:
-        result = run_main(capsys, endpoint, table, *args)
-    except SystemExit as stopped:  # argparse's own exit, e.g. on an unknown command
-        out, err = capsys.readouterr()
-        result = subprocess.CompletedProcess(list(args), stopped.code, out, err)
+    result = run_main(capsys, endpoint, table, *args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and hint in result.stderr, result.stderr
     assert result.stdout == ""
