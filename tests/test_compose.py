@@ -414,6 +414,7 @@ def test_the_image_runs_without_development_packages() -> None:
     ours = {
         "berth",
         "berth_common",
+        "dashboard",
         "scheduler",
         "scheduler_client",
         "executor_agent",
