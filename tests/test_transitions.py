@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
+from collections.abc import Callable
 
 import grpc
 from berth.scheduler.v1 import execution_pb2, job_pb2
+from google.protobuf.duration_pb2 import Duration
 
 from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Agent, Submitter, clients, rpc_error
@@ -94,3 +98,43 @@ def test_long_poll_returns_as_soon_as_a_job_arrives(berth_system: BerthSystem) -
         assert not waiting.is_alive(), "the long-poll returned before its 20 s wait"
         assert result[0] is not None and result[0].job_id == job_id
         assert agent.assign(wait_s=0.2) is None, "empty after `wait` when nothing is queued"
+
+
+def test_any_long_wait_is_capped_and_only_a_malformed_one_refused(
+    make_berth_system: Callable[..., BerthSystem],
+) -> None:
+    system = make_berth_system(max_assign_wait_seconds=0.3)
+    with clients(system) as (submission, execution):
+        agent = Agent(execution, system.tokens["executor"])
+        year, billion = 365 * 86400, 10**9
+        for seconds in (year, billion, 315_576_000_000):
+            started = time.monotonic()
+            reply = agent.stub.AssignNextJob(
+                execution_pb2.AssignNextJobRequest(
+                    backend="emulator", agent_id="agent-1", wait=Duration(seconds=seconds)
+                ),
+                metadata=agent.metadata,
+                timeout=10,
+            )
+            assert not reply.HasField("assigned")
+            assert time.monotonic() - started < 5, f"a wait of {seconds} s is capped"
+        job_id = Submitter(submission, system.tokens["developer"]).submit()
+        reply = agent.stub.AssignNextJob(
+            execution_pb2.AssignNextJobRequest(
+                backend="emulator", agent_id="agent-1", wait=Duration(seconds=billion)
+            ),
+            metadata=agent.metadata,
+            timeout=10,
+        )
+        assert reply.assigned.job_id == job_id
+        for malformed in (Duration(seconds=315_576_000_001), Duration(seconds=1, nanos=-1)):
+            request = execution_pb2.AssignNextJobRequest(
+                backend="emulator", agent_id="agent-1", wait=malformed
+            )
+            error = rpc_error(
+                functools.partial(
+                    agent.stub.AssignNextJob, request, metadata=agent.metadata, timeout=10
+                )
+            )
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "wait is not a valid duration" in error.details()

@@ -35,7 +35,9 @@ AVAILABILITY_TO_PB: dict[Availability, submission_pb2.Availability.ValueType] = 
     Availability.UNAVAILABLE: submission_pb2.AVAILABILITY_UNAVAILABLE,
 }
 
-MAX_DURATION_S = 10 * 365 * 86400
+# The range google.protobuf.Duration itself allows (about 10,000 years). Within it a
+# duration is well formed; each field then applies its own rule (a cap, a bound).
+MAX_DURATION_S = 315_576_000_000
 
 
 def timestamp(epoch_s: float) -> timestamp_pb2.Timestamp | None:
@@ -55,7 +57,10 @@ def duration_seconds(d: duration_pb2.Duration, field: str) -> float:
         or abs(d.nanos) >= 1_000_000_000
         or (d.seconds and d.nanos and (d.seconds > 0) != (d.nanos > 0))
     ):
-        raise InvalidArgument(f"{field} is not a valid duration")
+        raise InvalidArgument(
+            f"{field} is not a valid duration (google.protobuf.Duration: at most "
+            f"{MAX_DURATION_S} s either way, nanos with the sign of seconds)"
+        )
     return seconds_of(d)
 
 
