@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,9 +23,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scheduler.admin.admin_client import AdminClient
 from scheduler.admin.cli import main
+from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
 from scheduler.queue.priority import PriorityPolicy
 from tests.berth_system import BerthSystem
 from tests.grpc_helpers import Agent, Submitter, bearer, clients, rpc_error
+from tests.job_records import new_job
 from tests.token_database_helpers import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +158,31 @@ def test_jobs_waiting_past_max_wait_are_starved_and_go_first_oldest_first(
         assert all(job.starved for job in jobs)
         assert [job.job_id for job in jobs] == [older, newer]
         assert all(job.factors.age == 1.0 for job in jobs)
+
+
+def test_a_long_queue_is_listed_from_memory_within_two_seconds(
+    berth_system: BerthSystem, admin: AdminCli
+) -> None:
+    queued = 2_000
+    store = DynamoDbJobStore(berth_system.aws_client("dynamodb"), berth_system.names.table)
+    now = time.time()
+    jobs = [
+        replace(new_job(backend="emulator", submitted_at=now - n), idempotency_key="")
+        for n in range(queued)
+    ]
+    assert not store.create_many(jobs)
+    berth_system.restart()  # the scheduler restores them from the table
+
+    started = time.monotonic()
+    ran = admin("queue", "--backend", "emulator", "--limit", str(queued), "--json")
+    elapsed = time.monotonic() - started
+
+    assert ran.code == 0, ran.err
+    listed = ran.json()["queues"]["emulator"]
+    assert listed["length"] == queued
+    assert {job["job_id"] for job in listed["jobs"]} == {job.job_id for job in jobs}
+    assert {job["owner_name"] for job in listed["jobs"]} == {"alice"}
+    assert elapsed <= 2.0, f"admin queue --limit {queued} took {elapsed:.2f} s"
 
 
 # --- who may call --------------------------------------------------------------

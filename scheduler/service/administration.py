@@ -117,26 +117,18 @@ class AdministrationOperations:
             ordered = queued.ordered(key, now)
             lengths[key] = len(ordered)
             shown.extend((key, rank, e) for rank, e in enumerate(ordered[:limit], start=1))
-        names = await self._owner_names([entry for _, _, entry in shown])
         jobs = [
             QueuedJobView(
                 queue=key,
                 position=rank,
                 entry=entry,
-                owner_name=names.get(entry.job_id, ""),
+                owner_name=queued.owner_name(entry.owner),
                 waited_s=max(now - entry.queued_at, 0.0),
                 breakdown=policy.breakdown(entry, now),
             )
             for key, rank, entry in shown
         ]
         return QueueListing(jobs, lengths, policy, now)
-
-    async def _owner_names(self, entries: list[QueueEntry]) -> dict[str, str]:
-        """The queue keeps no names (thousands of entries share a few owners): batch-read them."""
-        if not entries:
-            return {}
-        records = await self._io.run(self._store.get_many, [e.job_id for e in entries])
-        return {job_id: job.owner_name for job_id, job in records.items()}
 
     # --- job actions -----------------------------------------------------------
 

@@ -76,8 +76,18 @@ class JobLifecycle:
         self._running: dict[str, RunningJob] = {}
         self._deferrals: dict[str, Deferral] = {}
         self._throttle = ArrayThrottle()
+        # Each owner's name as its latest queued job carried it: the queue listing shows
+        # names without reading a record per row (one entry per token, not per job).
+        self._owner_names: dict[str, str] = {}
         self.jobs = ReplicaJobs(
-            queues, self._running, self._deferrals, self._usage, finished, clock, self._throttle
+            queues,
+            self._running,
+            self._deferrals,
+            self._usage,
+            finished,
+            clock,
+            self._throttle,
+            owner_names=self._owner_names,
         )
         self._creates = JobCreates(store, io.submission)
         # The record of each job as it was queued here, for a claim that need not read
@@ -686,6 +696,7 @@ class JobLifecycle:
         self._queues.push(queue_entry(job, payload))
         self._throttle.know(job)
         self._throttle.stop(job.job_id)  # requeued: it runs no more
+        self._owner_names[job.owner] = job.owner_name
         if job.tried_agents:
             self._deferrals[job.job_id] = Deferral(
                 frozenset(job.tried_agents), self._clock() + self._config.lease_seconds

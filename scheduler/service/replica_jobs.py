@@ -30,8 +30,11 @@ class ReplicaJobs:
         finished: FinishedJobs,
         clock: Callable[[], float],
         throttle: ArrayThrottle,
+        *,
+        owner_names: Mapping[str, str],
     ) -> None:
         self._queues = queues
+        self._owner_names = owner_names
         self._running = running
         self._deferrals = deferrals
         self._usage = usage
@@ -66,6 +69,10 @@ class ReplicaJobs:
 
     def ordered(self, backend: str, now: float) -> list[QueueEntry]:
         return self._queues.ordered(backend, now)
+
+    def owner_name(self, owner: str) -> str:
+        """The name of a token that has queued a job here ("" if none has)."""
+        return self._owner_names.get(owner, "")
 
     def position(self, job_id: str) -> int | None:
         return self._queues.position(job_id, self._clock())
