@@ -13,6 +13,7 @@ from bench.dashboard_phase import dashboard_rows
 from bench.floors import Floors, echo_floor
 from bench.measurements import Row
 from bench.queue_phase import QueueMemory, queue_memory, queue_rows
+from bench.restart_phase import RestartFigures, restart_phase
 from bench.service_phases import (
     LARGE_PAYLOAD,
     SMALL_PAYLOAD,
@@ -44,6 +45,7 @@ class Scale:
     queue_operations: int
     memory_jobs: int
     dashboard_pages: int = 20
+    restart_queue: int = 10_000
 
 
 QUICK = Scale(
@@ -58,6 +60,7 @@ QUICK = Scale(
     queue_lengths=(100, 10_000),
     queue_operations=2_000,
     memory_jobs=10_000,
+    restart_queue=500,
 )
 FULL = Scale(
     submit_jobs=400,
@@ -72,6 +75,7 @@ FULL = Scale(
     queue_operations=20_000,
     memory_jobs=100_000,
     dashboard_pages=100,
+    restart_queue=10_000,
 )
 
 
@@ -81,6 +85,7 @@ class RunResult:
     memory: QueueMemory
     calls: LifecycleCalls
     figures: dict[str, float]
+    restart: RestartFigures
 
 
 def run_once(
@@ -124,6 +129,8 @@ def run_once(
             add(row)
         calls, lifecycle_row = lifecycle_calls(stack.endpoint, scale.lifecycles)
         add(lifecycle_row)
+        restart = restart_phase(stack, scale.restart_queue)
+        say(f"  {restart.line()}")
     finally:
         stack.stop()
     say("  queue (in process)")
@@ -131,4 +138,4 @@ def run_once(
         add(row)
     memory = queue_memory(scale.memory_jobs)
     figures = run_figures(rows, scale.queue_lengths, memory.overhead_per_job, calls.total)
-    return RunResult(rows, memory, calls, figures)
+    return RunResult(rows, memory, calls, figures, restart)

@@ -36,6 +36,7 @@ BACKENDS = (
     "bench-status",
     "bench-dispatch",
     "bench-warm",
+    "bench-restart",
 )
 # Phases fill queues on purpose and hold running jobs; no limit may refuse them.
 SCHEDULER_ENV = {
@@ -107,6 +108,8 @@ class BenchStack:
         self._token_address = ""
         self._scheduler: ChildProcess | None = None
         self._schedulers_started = 0
+        self._ports = (0, 0)
+        self.scheduler_names: SchedulerNames | None = None
         self.tokens: dict[Role, str] = {}
         self.submission_address = ""
         self.execution_address = ""
@@ -139,11 +142,8 @@ class BenchStack:
 
     def fresh_scheduler(self) -> None:
         """Stop the running scheduler, if any; start one on storage of its own."""
-        if self._scheduler is not None:
-            self._scheduler.stop()
-        self._schedulers_started += 1
-        number = self._schedulers_started
-        names = SchedulerNames(self.names.prefix, number)
+        self.stop_scheduler()
+        names = SchedulerNames(self.names.prefix, self._schedulers_started + 1)
         available = BackendAvailability(Availability.AVAILABLE, "benchmark")
         provision(
             self.settings,
@@ -157,9 +157,26 @@ class BenchStack:
             ),
             token_table=self.names.token_table,
         )
-        submission, execution = free_port(), free_port()
-        self._scheduler = ChildProcess("scheduler", self.out_dir / f"scheduler-{number}.log")
-        self._scheduler.start(
+        self.scheduler_names = names
+        child = self._start_scheduler(names, (free_port(), free_port()))
+        self.wait_until_serving(child, self.submission_address)
+
+    def start_scheduler_again(self) -> ChildProcess:
+        """A new scheduler process on the last one's storage and ports (it must be stopped)."""
+        assert self.scheduler_names is not None, "no scheduler was started"
+        return self._start_scheduler(self.scheduler_names, self._ports)
+
+    def stop_scheduler(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+
+    def _start_scheduler(self, names: SchedulerNames, ports: tuple[int, int]) -> ChildProcess:
+        submission, execution = self._ports = ports
+        self._schedulers_started += 1
+        log_path = self.out_dir / f"scheduler-{self._schedulers_started}.log"
+        self._scheduler = child = ChildProcess("scheduler", log_path)
+        child.start(
             [
                 "scheduler",
                 "--endpoint", self.endpoint,
@@ -178,11 +195,11 @@ class BenchStack:
         )  # fmt: skip
         self.submission_address = f"127.0.0.1:{submission}"
         self.execution_address = f"127.0.0.1:{execution}"
-        self._wait_until_serving(self._scheduler, self.submission_address)
+        return child
 
     @staticmethod
-    def _wait_until_serving(child: ChildProcess, address: str, timeout_s: float = 60.0) -> None:
-        """gRPC health says SERVING only once the queue is loaded and both ports are open."""
+    def wait_until_serving(child: ChildProcess, address: str, timeout_s: float = 60.0) -> None:
+        """gRPC health says SERVING once both ports are open (the queue is restored behind them)."""
         deadline = time.monotonic() + timeout_s
         with grpc.insecure_channel(address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
@@ -199,9 +216,7 @@ class BenchStack:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop()
-            self._scheduler = None
+        self.stop_scheduler()
         if self._loop is not None:
             if self._token_server is not None:
                 self._loop.run(self._token_server.stop(1.0))

@@ -1,8 +1,9 @@
 """Wires configuration, AWS-backed stores, the job service and both servers.
 
-Start-up order matters: the backend-status document and the queue are
-loaded before the ports open, so the first request already sees a complete
-picture; shutdown first stops taking new work, then lets in-flight calls end.
+Start-up order matters: the backend-status document is read before the
+ports open; the job table is restored behind them (see recovery.py), so
+running jobs' agents are answered at once however long the queue is.
+Shutdown first stops taking new work, then lets in-flight calls end.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class SchedulerApp:
         self.replica_sync: ReplicaSync | None = None
         self._sweep: OrphanSweep | None = None
         self._sampler: PeriodicTask | None = None
+        self._restore: asyncio.Task[None] | None = None
         self._ios: list[BlockingIo] = []
         self.metrics = SchedulerMetrics()
         self.metrics_server: MetricsServer | None = None
@@ -250,8 +252,6 @@ class SchedulerApp:
         )
         self.layer = layer
         self.replica_sync = layer.replica_sync
-        with _dependency(f"loading the jobs of DynamoDB table {table!r}", config):
-            await restore(layer.replica_sync)
         self._start_metrics(layer.lifecycle, backend_status)
         jobs, sightings = layer.lifecycle.jobs, self.metrics.agents
         agents = AgentDirectory(jobs, sightings, self._clock)
@@ -284,7 +284,7 @@ class SchedulerApp:
         self._monitor = layer.monitor
         self._monitor.start()
         backend_status.start()
-        self._start_replica_tasks(store, blobs)
+        self._restore = asyncio.create_task(self._restore_then_follow(store, blobs, execution_io))
         log.info(
             "scheduler listening: submission port %d, execution port %d; table %s, bucket %s",
             self.submission.port,
@@ -313,6 +313,9 @@ class SchedulerApp:
         if self.layer is not None:
             await self.layer.signals.close()
         await asyncio.gather(*(server.server.stop(grace) for server in servers))
+        if self._restore is not None:
+            self._restore.cancel()
+            await asyncio.gather(self._restore, return_exceptions=True)
         tasks = (self._monitor, self._backend_status, self.replica_sync, self._sweep, self._sampler)
         for task_owner in tasks:
             if task_owner is not None:
@@ -324,6 +327,12 @@ class SchedulerApp:
         if self.metrics_server is not None:
             await self.metrics_server.stop()
         log.info("scheduler stopped")
+
+    async def _restore_then_follow(self, store: JobStore, blobs: BlobStore, io: BlockingIo) -> None:
+        """Restore the table's jobs behind the open ports, then follow other replicas."""
+        assert self.layer is not None
+        await restore(self.layer.lifecycle, store, io, clock=self._clock)
+        self._start_replica_tasks(store, blobs)
 
     def _start_replica_tasks(self, store: JobStore, blobs: BlobStore) -> None:
         """Following other replicas' changes, and deleting inputs no record claims."""

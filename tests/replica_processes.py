@@ -165,7 +165,9 @@ class CountingAgent(LoggedProcess):
         index: int,
         schedulers: Iterable[SchedulerProcess],
         options: Iterable[str] = (),
+        job: str = RECORDING_JOB,
     ) -> None:
+        """`job`: a shell script run with the executions file as $0 (records, then runs)."""
         # Several addresses: gRPC's pick_first uses the first that answers, and moves on
         # when it dies, as it would across the addresses of one DNS name.
         target = "ipv4:" + ",".join(s.execution_address for s in schedulers)
@@ -176,7 +178,7 @@ class CountingAgent(LoggedProcess):
             *("--backend", "emulator", "--token-file", str(cluster.tokens_file)),
             *("--agent-id", f"agent-{index}", "--log-format", "json", "--poll-wait", "5"),
             *("--connect-timeout", "30", "--grace", "1", *options),
-            *("--", "sh", "-c", RECORDING_JOB, str(self.executions_path)),
+            *("--", "sh", "-c", job, str(self.executions_path)),
         ]
         super().__init__(f"agent-{index}", argv, cluster.work / f"agent-{index}.log", {})
 
@@ -240,9 +242,9 @@ class Cluster:
         return scheduler
 
     def start_agent(
-        self, *schedulers: SchedulerProcess, options: Iterable[str] = ()
+        self, *schedulers: SchedulerProcess, options: Iterable[str] = (), job: str = RECORDING_JOB
     ) -> CountingAgent:
-        agent = CountingAgent(self, len(self.agents), schedulers, options)
+        agent = CountingAgent(self, len(self.agents), schedulers, options, job)
         self.agents.append(agent)
         return agent
 

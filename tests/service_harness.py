@@ -171,7 +171,7 @@ class ServiceWorld:
             metrics=SchedulerMetrics(),
             clock=self.clock,
         )
-        restored = await restore(built.replica_sync)
+        restored = await restore(built.lifecycle, self.store, execution_io, clock=self.clock)
         return ServiceLayer(
             submissions=built.submissions,
             executions=built.executions,

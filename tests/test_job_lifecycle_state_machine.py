@@ -132,6 +132,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             metrics=SchedulerMetrics(),
             clock=self.clock,
         )
+        lifecycle.mark_restored()  # the table starts empty: nothing to restore
         sync = ReplicaSync(lifecycle, self.store, self.io, 3600.0, clock=self.clock)
         monitor = LeaseMonitor(lifecycle, LEASE_S, self.clock)
         return Replica(lifecycle, finished, sync, monitor)

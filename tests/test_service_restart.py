@@ -64,6 +64,11 @@ async def test_a_restart_keeps_live_leases_and_watches_them(
     await after.executions.heartbeat(kept_id, "agent-1")  # agent-2 fell silent
     world.clock.advance(11)  # the original leases have expired
     await after.monitor.check_once()
+    # A restored lease runs one lease from the restart: agent-2 may have been cut off by it.
+    assert (await after.submissions.view(alice, lost_id)).job.status is JobStatus.RUNNING
+    await after.executions.heartbeat(kept_id, "agent-1")
+    world.clock.advance(20)  # one lease after the restart
+    await after.monitor.check_once()
     assert (await after.submissions.view(alice, kept_id)).job.status is JobStatus.RUNNING
     assert (await after.submissions.view(alice, lost_id)).job.status is JobStatus.QUEUED
     world.upload_result(kept)

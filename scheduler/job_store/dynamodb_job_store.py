@@ -84,12 +84,16 @@ class DynamoDbJobStore:
         clock: Callable[[], float] = time.time,
         query_batch: int = 100,
         usage_page: int = 1000,
+        status_page: int = 250,
     ) -> None:
         """`retention_days` bounds how far back the admin listing walks (job TTL).
 
         `query_batch` is how many items one Query evaluates while a filtered
         listing fills its page: larger costs read capacity, smaller round trips.
         `usage_page`: how many items one Query of a usage report reads.
+        `status_page`: how many records one Query of `iter_by_status` reads. A
+        1 MB page holds a store that serves one request at a time (the emulator)
+        for seconds, heartbeats waiting behind it; a few more round trips do not.
         """
         self._client = client
         self._table = table_name
@@ -97,6 +101,7 @@ class DynamoDbJobStore:
         self._clock = clock
         self._indexes = JobIndexReader(client, table_name, query_batch)
         self._usage_page = usage_page
+        self._status_page = status_page
 
     # --- single jobs -------------------------------------------------------
 
@@ -346,7 +351,7 @@ class DynamoDbJobStore:
         query = IndexQuery(STATUS_INDEX, "status", "queued_at", str(status))
         start: Item | None = None
         while True:
-            items, start = self._indexes.read(query, start)
+            items, start = self._indexes.read(query, start, limit=self._status_page)
             yield from (item_to_job(item) for item in items)
             if start is None:
                 return

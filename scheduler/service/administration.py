@@ -20,14 +20,20 @@ from scheduler.backend_status.backend_status import (
     parse_backend_status,
 )
 from scheduler.backend_status.status_change import StatusChange
-from scheduler.domain.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from scheduler.domain.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from scheduler.domain.jobs import JobRecord, JobStatus, JobView, Principal, Role
 from scheduler.job_store.job_store import JobStore
 from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.priority import PriorityBreakdown, PriorityPolicy
 from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
-from scheduler.service.job_lifecycle import JobLifecycle
+from scheduler.service.job_lifecycle import RESTORE_WAIT_S, JobLifecycle
 from scheduler.service.limits import check_backend_name, check_job_id
 
 log = logging.getLogger(__name__)
@@ -107,6 +113,8 @@ class AdministrationOperations:
             limit = DEFAULT_QUEUE_LIMIT
         if not 1 <= limit <= MAX_QUEUE_LIMIT:
             raise InvalidArgument(f"limit must be between 1 and {MAX_QUEUE_LIMIT} (0 = 1000)")
+        if not await self._lifecycle.until_restored(RESTORE_WAIT_S):
+            raise Unavailable("the queue is still being restored after a start; retry soon")
         now = self._clock()
         queued = self._jobs
         keys = [queued.queue_key(backend)] if backend else sorted(queued.queue_keys())

@@ -85,6 +85,9 @@ class ExecutionOperations:
         wait_s = min(wait_s, self._config.max_assign_wait_seconds)
         self._agents.polled(agent_id, backend, self._clock())
         deadline = self._clock() + wait_s
+        # Until the queue is restored after a start, a better job may be still unread.
+        if not await self._lifecycle.until_restored(wait_s):
+            return None
         key = self._lifecycle.jobs.queue_key(backend)
         empty_reported = False
         signals = self._signals

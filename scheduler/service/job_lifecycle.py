@@ -12,9 +12,10 @@ hold between two transitions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from scheduler.blob_store.blob_store import BlobStore
 from scheduler.config import SchedulerConfig
@@ -45,6 +46,10 @@ from scheduler.service.tracked_jobs import (
 )
 
 log = logging.getLogger(__name__)
+
+# How long a change that needs the whole queue (a submission, a cancel, an operator's
+# action) waits for the start-up restore before it is answered UNAVAILABLE.
+RESTORE_WAIT_S = 30.0
 
 
 class JobLifecycle:
@@ -93,6 +98,9 @@ class JobLifecycle:
         # The record of each job as it was queued here, for a claim that need not read
         # it back (see JobStore.claim): true when queued; the store checks it is still.
         self._queued_records = RecordLru(QUEUED_RECORDS)
+        # Set once the table's QUEUED jobs are all here (see recovery.py): until then
+        # counts and queue order are incomplete, so what depends on them waits.
+        self._restored = asyncio.Event()
 
     def job_expiry(self, now: float) -> int:
         return int(now + self._config.job_retention_days * 86400)
@@ -112,6 +120,7 @@ class JobLifecycle:
         `prepare` builds the record (and stores its input) once both are
         granted; False when a concurrent retry with the same key created it.
         """
+        await self._until_restored()
         self._admit(owner, role, job_id, size_bytes)
         try:
             job, payload = await prepare()
@@ -146,6 +155,7 @@ class JobLifecycle:
         record is written first, conditionally when `keyed`: False when a retry
         with the same key created the array. The rest share a few batch writes.
         """
+        await self._until_restored()
         limit = self._config.max_concurrent_jobs[role]
         now = self._clock()
         acquired: list[str] = []
@@ -212,6 +222,7 @@ class JobLifecycle:
 
     async def cancel_queued(self, job_id: str, detail: str) -> JobRecord | None:
         """QUEUED or HELD -> CANCELLED; None when the job was neither any more."""
+        await self._until_restored()
         now = self._clock()
         cancelled = await self._io.submission.run(
             self._store.cancel_queued, job_id, detail, now, self.job_expiry(now)
@@ -492,6 +503,7 @@ class JobLifecycle:
 
     async def requeue(self, job: JobRecord, detail: str) -> JobRecord | None:
         """RUNNING -> QUEUED on an operator's word, whatever the lease."""
+        await self._until_restored()
         requeue, logged = self._store.requeue_running, log_entry(job, self._clock(), REQUEUED)
         requeued = await self._io.submission.run(
             lambda: requeue(job.job_id, job.attempt, detail, logged=logged)
@@ -504,6 +516,7 @@ class JobLifecycle:
 
     async def fail(self, job: JobRecord, detail: str) -> JobRecord | None:
         """QUEUED, HELD or RUNNING (as `job` was read) -> FAILED on an operator's word."""
+        await self._until_restored()
         now = self._clock()
         if job.status in (JobStatus.QUEUED, JobStatus.HELD):
             failed = await self._io.submission.run(
@@ -607,6 +620,75 @@ class JobLifecycle:
         else:  # requeued by another replica: it will be picked up from there
             self._running.pop(running.job_id, None)
             self._throttle.stop(running.job_id)
+
+    # --- start-up: the table's jobs come back while the ports already serve ----------
+
+    def restore_running(self, jobs: Iterable[JobRecord], started: float) -> int:
+        """Watch the RUNNING jobs found at start; how many were new here.
+
+        Each lease runs at least one lease from `started`: its agent could not
+        heartbeat while this replica was down, and must not lose its job for it.
+        """
+        added = 0
+        floor = started + self._config.lease_seconds
+        for job in jobs:
+            if self.adopt_running(job, started):
+                added += 1
+            tracked = self._running.get(job.job_id)
+            if tracked is not None and tracked.attempt == job.attempt:
+                tracked.lease_expires_at = max(tracked.lease_expires_at, floor)
+        return added
+
+    async def restore_queued(self, jobs: Iterable[JobRecord], started: float) -> SyncCounts:
+        """Queue one page of the QUEUED jobs found at start, in bulk.
+
+        A job this replica already tracks (a heartbeat or report came first)
+        or saw end is newer than the page and stays as it is; the replica
+        sync corrects any other record that moved since it was listed.
+        """
+        counts = SyncCounts()
+        keys: set[str] = set()
+        for job in jobs:
+            job_id = job.job_id
+            if job_id in self._queues or job_id in self._running or job_id in self._finished:
+                continue
+            self._usage.force_acquire(job.owner, job_id, started)
+            if not self._queues.try_reserve(job.size_bytes):
+                self._queues.force_reserve(job.size_bytes)
+                counts.over_budget += 1
+            self._queues.push(queue_entry(job, None))
+            self._throttle.know(job)
+            self._owner_names[job.owner] = job.owner_name
+            if job.tried_agents:
+                self._deferrals[job_id] = Deferral(
+                    frozenset(job.tried_agents), started + self._config.lease_seconds
+                )
+            self._queued_records.put(without_input(job))
+            keys.add(self._queues.key_for(job.backend))
+            counts.queued_added += 1
+        for key in keys:
+            await self._signals.notify(key)
+        return counts
+
+    def mark_restored(self) -> None:
+        self._restored.set()
+
+    @property
+    def restored(self) -> bool:
+        return self._restored.is_set()
+
+    async def until_restored(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for the start-up restore; True once it is complete."""
+        if not self._restored.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._restored.wait(), max(timeout_s, 0.0))
+        return self._restored.is_set()
+
+    async def _until_restored(self) -> None:
+        if not await self.until_restored(RESTORE_WAIT_S):
+            raise Unavailable(
+                "the scheduler is still restoring its queue after a start; retry in a few seconds"
+            )
 
     # --- what other replicas did (replica sync; at start, recovery) ------------------
 
