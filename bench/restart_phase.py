@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import grpc
-
 from bench.stack import BenchStack
 from scheduler.admin.admin_client import AdminClient
 from scheduler.aws.aws_settings import make_client
 from scheduler.aws.table_definitions import STATUS_INDEX
 from scheduler.domain.jobs import JobRecord, JobStatus, Role
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
+from scheduler_client.errors import BerthError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -124,8 +123,8 @@ def _wait_assignable(stack: BenchStack, queued: int) -> None:
                 listing = admin.list_queue(BACKEND, 1)
                 if listing.queue_lengths.get(BACKEND, 0) >= queued:
                     return
-            except grpc.RpcError:
-                pass  # still restoring past the listing's own wait
+            except BerthError:
+                pass  # still restoring past the listing's own wait (or the call's deadline)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{queued} queued jobs were not assignable in time")
             time.sleep(0.05)

@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scheduler.admin.admin_client import AdminClient
 from scheduler.admin.cli import main
+from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
 from scheduler.queue.priority import PriorityPolicy
 from tests.berth_system import BerthSystem
@@ -163,8 +164,10 @@ def test_jobs_waiting_past_max_wait_are_starved_and_go_first_oldest_first(
 def test_a_long_queue_is_listed_from_memory_within_two_seconds(
     berth_system: BerthSystem, admin: AdminCli
 ) -> None:
-    queued = 2_000
-    store = DynamoDbJobStore(berth_system.aws_client("dynamodb"), berth_system.names.table)
+    queued = 1_000
+    settings = AwsSettings(region=berth_system.stack.config.region, endpoint=berth_system.endpoint)
+    dynamodb = make_client("dynamodb", replace(settings, read_timeout_s=60.0))
+    store = DynamoDbJobStore(dynamodb, berth_system.names.table)
     now = time.time()
     jobs = [
         replace(new_job(backend="emulator", submitted_at=now - n), idempotency_key="")
@@ -172,6 +175,9 @@ def test_a_long_queue_is_listed_from_memory_within_two_seconds(
     ]
     assert not store.create_many(jobs)
     berth_system.restart()  # the scheduler restores them from the table
+    app = berth_system.stack.app
+    assert app is not None and app.layer is not None
+    assert berth_system.run(app.layer.lifecycle.until_restored(300), timeout=310)
 
     started = time.monotonic()
     ran = admin("queue", "--backend", "emulator", "--limit", str(queued), "--json")
