@@ -29,6 +29,7 @@ from scheduler.aws.table_definitions import (
     STATUS_INDEX,
     SUBMITTED_DAY,
 )
+from scheduler.domain.errors import Unavailable
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus
 from scheduler.job_store.dynamodb_batch_get import batch_get_items
 from scheduler.job_store.dynamodb_batch_write import put_items
@@ -72,6 +73,8 @@ _HELD = "#status = :expected_status AND #lease_holder = :holder AND " + HELD_UND
 _QUEUED_OR_HELD = "#status IN (:expected_status, :held)"
 _RUNNING_ATTEMPT = "#status = :expected_status AND #attempt = :attempt"
 _LEASE_EXPIRED = " AND #lease_expires_at < :now"
+_PAGE_ATTEMPTS = 3
+_PAGE_RETRY_S = 0.5
 
 
 class DynamoDbJobStore:
@@ -351,10 +354,22 @@ class DynamoDbJobStore:
         query = IndexQuery(STATUS_INDEX, "status", "queued_at", str(status))
         start: Item | None = None
         while True:
-            items, start = self._indexes.read(query, start, limit=self._status_page)
+            items, start = self._read_page_retrying(query, start)
             yield from (item_to_job(item) for item in items)
             if start is None:
                 return
+
+    def _read_page_retrying(
+        self, query: IndexQuery, start: Item | None
+    ) -> tuple[list[Item], Item | None]:
+        """One page of `iter_by_status`, asked again if it times out: a listing of thousands
+        of records (a restore) must not start over for one slow page."""
+        for attempt in range(1, _PAGE_ATTEMPTS):
+            try:
+                return self._indexes.read(query, start, limit=self._status_page)
+            except Unavailable:
+                time.sleep(_PAGE_RETRY_S * attempt)
+        return self._indexes.read(query, start, limit=self._status_page)
 
     def ids_by_status(self, status: JobStatus) -> Iterator[str]:
         query = IndexQuery(STATUS_INDEX, "status", "queued_at", str(status))
