@@ -83,6 +83,9 @@ def stores_inline(request: SubmitRequest, limit_bytes: int) -> bool:
     return len(request.payload) + parameters + _RECORD_MARGIN_BYTES <= _ITEM_LIMIT_BYTES
 
 
+POSITION_WAIT_S = 5.0
+
+
 class SubmissionOperations:
     def __init__(
         self,
@@ -212,6 +215,10 @@ class SubmissionOperations:
 
     async def view(self, principal: Principal, job_id: str) -> JobView:
         job = await self._load_visible(job_id, principal)
+        if job.status is JobStatus.QUEUED and not self._lifecycle.restored:
+            # Its queue position is known once the queue is restored after a start; a status
+            # answer waits a few seconds for that at most, then comes without it.
+            await self._lifecycle.until_restored(POSITION_WAIT_S)
         return self._view(job)
 
     def view_of(self, job: JobRecord) -> JobView:
