@@ -27,8 +27,8 @@ from tests.replica_processes import RECORDING_JOB, Cluster
 
 # Long enough for a new scheduler process to start on a busy machine (its Python and
 # its libraries load in seconds), far shorter than reading this queue before serving.
-LEASE_S = 4
-QUEUED = 2_000  # ~2.5 ms each or more to restore on the emulator: longer than the lease
+LEASE_S = 10
+QUEUED = 4_000  # ~2.5 ms each or more to restore on the emulator: longer than the lease
 RESTORE_TIMEOUT_S = 600.0  # the emulator hands back records slowly on a busy machine
 # Records the run, then outlives the kill and the restart.
 SLOW_JOB = RECORDING_JOB.replace("; cat", "; sleep 20; cat")
