@@ -331,7 +331,11 @@ class SchedulerApp:
     async def _restore_then_follow(self, store: JobStore, blobs: BlobStore, io: BlockingIo) -> None:
         """Restore the table's jobs behind the open ports, then follow other replicas."""
         assert self.layer is not None
-        await restore(self.layer.lifecycle, store, io, clock=self._clock)
+        try:
+            await restore(self.layer.lifecycle, store, io, clock=self._clock)
+        except Exception:  # a defect, not an outage (restore retries those itself)
+            log.exception("restoring the job table failed; assignments and submissions wait")
+            raise
         self._start_replica_tasks(store, blobs)
 
     def _start_replica_tasks(self, store: JobStore, blobs: BlobStore) -> None:
