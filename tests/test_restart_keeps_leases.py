@@ -62,7 +62,7 @@ def test_a_scheduler_killed_while_jobs_run_keeps_their_leases_and_its_queue(
     for _ in range(2):
         cluster.start_agent(scheduler, job=SLOW_JOB)
     cluster.wait_agents_ready()
-    with scheduler.user(cluster.tokens["developer"]) as user:
+    with scheduler.user(cluster.tokens["admin"]) as user:  # whose listing shows them
         running = [user.submit(f"running {n}".encode()) for n in range(2)]
     cluster.wait_executed(2)
 
@@ -72,7 +72,7 @@ def test_a_scheduler_killed_while_jobs_run_keeps_their_leases_and_its_queue(
     cluster.wait_completed(restarted, running)
 
     assert cluster.executions() == Counter(running), "each running job ran once"
-    with restarted.user(cluster.tokens["developer"]) as user:
+    with restarted.user(cluster.tokens["admin"]) as user:
         for job_id in running:
             info = user.status(job_id)
             assert (info.status, info.attempt) == (job_pb2.JOB_STATUS_COMPLETED, 1)
