@@ -247,6 +247,7 @@ class JobLifecycle:
         A held job leaves the queue, its bytes and its owner's usage: it takes
         no place in line and no share of a limit until it is released.
         """
+        await self._until_restored()
         held = await self._io.submission.run(self._store.hold_queued, job_id, detail)
         if held is not None:
             self._set_aside(held)
@@ -259,6 +260,7 @@ class JobLifecycle:
         `forced` (an operator's word) passes the owner's limit and the queue
         budget, as a requeue does; otherwise either refuses with RESOURCE_EXHAUSTED.
         """
+        await self._until_restored()
         # Counted already: this replica missed the hold (made elsewhere) or the job is
         # not HELD at all; the store's condition decides, the count stays as it was.
         admit = not forced and not self._usage.counts(job.owner, job.job_id)
