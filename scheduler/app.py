@@ -328,6 +328,11 @@ class SchedulerApp:
             await self.metrics_server.stop()
         log.info("scheduler stopped")
 
+    async def wait_restored(self) -> None:
+        """Until the job table's jobs are back in memory (the ports serve before that)."""
+        if self._restore is not None:
+            await asyncio.shield(self._restore)
+
     async def _restore_then_follow(self, store: JobStore, blobs: BlobStore, io: BlockingIo) -> None:
         """Restore the table's jobs behind the open ports, then follow other replicas."""
         assert self.layer is not None

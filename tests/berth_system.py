@@ -87,15 +87,18 @@ class BerthSystem:
         )
 
     def restart(self) -> None:
-        """Stop the scheduler and start a new one on the same ports and storage."""
+        """Stop the scheduler and start a new one on the same ports and storage; return once
+        it has restored the job table (it serves before that)."""
         self.run(self.stack.stop_scheduler(grace_s=1.0))
-        self.run(self.stack.start_scheduler())
+        self.start_scheduler()
 
     def stop_scheduler(self) -> None:
         self.run(self.stack.stop_scheduler(grace_s=1.0))
 
     def start_scheduler(self) -> None:
         self.run(self.stack.start_scheduler())
+        assert self.stack.app is not None
+        self.run(self.stack.app.wait_restored())
 
     def stop(self) -> None:
         try:
