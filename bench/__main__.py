@@ -32,7 +32,7 @@ BASELINE = REPO_ROOT / "bench" / "baseline.json"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark Berth against its floors and check the targets of issue 6.",
+        description="Benchmark Berth against its floors and check its performance targets.",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--runs", type=int, default=None, help="runs to take medians of (3)")

@@ -1,4 +1,4 @@
-"""The targets of issue 6 as ratios of measured figures, and the regression check.
+"""The performance targets as ratios of measured figures, and the regression check.
 
 Every figure is computed per run and the median over runs is judged, so one
 noisy run on a shared machine neither passes nor fails a target alone.
