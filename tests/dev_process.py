@@ -23,20 +23,25 @@ class DevProcess:
     banner: str
 
 
-@contextmanager
-def dev_process(tokens_file: Path, *options: str) -> Iterator[DevProcess]:
-    """Started from this checkout with no AWS_* variables; SIGTERM (then a kill) on exit."""
+def spawn_dev(command: list[str], tokens_file: Path, *options: str) -> subprocess.Popen[str]:
+    """`command` (a `--dev` start) on free ports, from this checkout, with no AWS_* variables
+    (the embedded emulator must not be mistaken for real AWS); its banner on stdout."""
     ports = ["--port-for-submission", "0", "--port-for-execution", "0", "--metrics-port", "0"]
     ports += ["--dashboard-port", "0"]
-    files = ["--dev-tokens-file", str(tokens_file)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "--dev", *ports, *files, *options],
+    return subprocess.Popen(
+        [*command, *ports, "--dev-tokens-file", str(tokens_file), *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
     )
+
+
+@contextmanager
+def dev_process(tokens_file: Path, *options: str) -> Iterator[DevProcess]:
+    """Started from this checkout with no AWS_* variables; SIGTERM (then a kill) on exit."""
+    process = spawn_dev([sys.executable, "-m", "scheduler", "--dev"], tokens_file, *options)
     try:
         assert process.stdout is not None
         banner = ""

@@ -23,6 +23,7 @@ import pytest
 
 from examples.echo_program import make_result
 from tests.agent_process import ROOT
+from tests.dev_process import spawn_dev
 
 BELL = b"OPENQASM 3;\nqubit[2] q;\nh q[0];\ncx q[0], q[1];\n"
 PIPENV_PYTHON = "python3 -m pipenv run python"
@@ -93,16 +94,7 @@ def _stop(process: subprocess.Popen[str]) -> None:
 def dev_system(tmp_path: Path) -> Iterator[tuple[str, str, Path, list[str]]]:
     """Terminal 1: (submission address, execution address, dev-tokens file, banner)."""
     tokens_file = tmp_path / "dev-tokens.json"
-    ports = ["--port-for-submission", "0", "--port-for-execution", "0", "--metrics-port", "0"]
-    ports += ["--dashboard-port", "0"]
-    process = subprocess.Popen(
-        [*_command(DEMO.system), *ports, "--dev-tokens-file", str(tokens_file)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-    )
+    process = spawn_dev(_command(DEMO.system), tokens_file)
     try:
         assert process.stdout is not None
         banner = []
