@@ -36,6 +36,10 @@ class _JobStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobStatus.V
     JOB_STATUS_CANCELLED: _JobStatus.ValueType  # 6
     JOB_STATUS_HELD: _JobStatus.ValueType  # 7
     """held by its owner or an admin: not dispatched until released"""
+    JOB_STATUS_WAITING: _JobStatus.ValueType  # 8
+    """Waiting for the jobs it depends on to end as its condition asks: not dispatched,
+    no place in line yet (its queue age starts when it becomes QUEUED).
+    """
 
 class JobStatus(_JobStatus, metaclass=_JobStatusEnumTypeWrapper): ...
 
@@ -48,6 +52,10 @@ JOB_STATUS_TIMEOUT: JobStatus.ValueType  # 5
 JOB_STATUS_CANCELLED: JobStatus.ValueType  # 6
 JOB_STATUS_HELD: JobStatus.ValueType  # 7
 """held by its owner or an admin: not dispatched until released"""
+JOB_STATUS_WAITING: JobStatus.ValueType  # 8
+"""Waiting for the jobs it depends on to end as its condition asks: not dispatched,
+no place in line yet (its queue age starts when it becomes QUEUED).
+"""
 Global___JobStatus: _TypeAlias = JobStatus  # noqa: Y015
 
 @_typing.final

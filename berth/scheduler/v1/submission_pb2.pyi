@@ -22,6 +22,34 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _DependencyCondition:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DependencyConditionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DependencyCondition.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEPENDENCY_CONDITION_UNSPECIFIED: _DependencyCondition.ValueType  # 0
+    """with job_ids: AFTER_OK"""
+    DEPENDENCY_CONDITION_AFTER_OK: _DependencyCondition.ValueType  # 1
+    """every one COMPLETED"""
+    DEPENDENCY_CONDITION_AFTER_ANY: _DependencyCondition.ValueType  # 2
+    """every one ended, however"""
+    DEPENDENCY_CONDITION_AFTER_NOT_OK: _DependencyCondition.ValueType  # 3
+    """any one ended other than COMPLETED"""
+
+class DependencyCondition(_DependencyCondition, metaclass=_DependencyConditionEnumTypeWrapper):
+    """When a job may run, judged by how the jobs it depends on ended."""
+
+DEPENDENCY_CONDITION_UNSPECIFIED: DependencyCondition.ValueType  # 0
+"""with job_ids: AFTER_OK"""
+DEPENDENCY_CONDITION_AFTER_OK: DependencyCondition.ValueType  # 1
+"""every one COMPLETED"""
+DEPENDENCY_CONDITION_AFTER_ANY: DependencyCondition.ValueType  # 2
+"""every one ended, however"""
+DEPENDENCY_CONDITION_AFTER_NOT_OK: DependencyCondition.ValueType  # 3
+"""any one ended other than COMPLETED"""
+Global___DependencyCondition: _TypeAlias = DependencyCondition  # noqa: Y015
+
 class _Availability:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -76,6 +104,7 @@ class SubmitOptions(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
     RETRY_ON_FAILURE_FIELD_NUMBER: _builtins.int
+    DEPENDENCIES_FIELD_NUMBER: _builtins.int
     save_job: _builtins.bool
     idempotency_key: _builtins.str
     """A retried submit with the same key and token returns the first job_id.
@@ -87,6 +116,10 @@ class SubmitOptions(_message.Message):
     """
     retry_on_failure: _builtins.bool
     """A FAILURE report queues the job again while attempts remain, instead of ending it."""
+    @_builtins.property
+    def dependencies(self) -> Global___Dependencies:
+        """Run only after these jobs end as the condition asks; the job is WAITING until then."""
+
     def __init__(
         self,
         *,
@@ -94,14 +127,45 @@ class SubmitOptions(_message.Message):
         idempotency_key: _builtins.str = ...,
         max_attempts: _builtins.int = ...,
         retry_on_failure: _builtins.bool = ...,
+        dependencies: Global___Dependencies | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dependencies", b"dependencies"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "max_attempts", b"max_attempts", "retry_on_failure", b"retry_on_failure", "save_job", b"save_job"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dependencies", b"dependencies", "idempotency_key", b"idempotency_key", "max_attempts", b"max_attempts", "retry_on_failure", b"retry_on_failure", "save_job", b"save_job"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitOptions: _TypeAlias = SubmitOptions  # noqa: Y015
+
+@_typing.final
+class Dependencies(_message.Message):
+    """A job's dependencies: the caller's own existing jobs (so no cycle can form).
+    When the condition can no longer hold, the job ends CANCELLED, its detail naming
+    the dependency that decided it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_IDS_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    condition: Global___DependencyCondition.ValueType
+    @_builtins.property
+    def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """distinct; empty = no dependencies"""
+
+    def __init__(
+        self,
+        *,
+        job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        condition: Global___DependencyCondition.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "job_ids", b"job_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dependencies: _TypeAlias = Dependencies  # noqa: Y015
 
 @_typing.final
 class SubmitJobRequest(_message.Message):
@@ -252,6 +316,9 @@ class JobInfo(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _builtins.int
     MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
     RETRY_ON_FAILURE_FIELD_NUMBER: _builtins.int
+    DEPENDENCIES_FIELD_NUMBER: _builtins.int
+    ARRAY_ID_FIELD_NUMBER: _builtins.int
+    ARRAY_INDEX_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     status: _job_pb2.JobStatus.ValueType
     detail: _builtins.str
@@ -271,6 +338,10 @@ class JobInfo(_message.Message):
     max_attempts: _builtins.int
     """as submitted (0 = the scheduler's maximum)"""
     retry_on_failure: _builtins.bool
+    array_id: _builtins.str
+    """the job array it belongs to; empty for a single job"""
+    array_index: _builtins.int
+    """its place in that array, 0-based"""
     @_builtins.property
     def timeout(self) -> _duration_pb2.Duration: ...
     @_builtins.property
@@ -282,6 +353,10 @@ class JobInfo(_message.Message):
     @_builtins.property
     def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attempt]:
         """each run so far, the first first"""
+
+    @_builtins.property
+    def dependencies(self) -> Global___Dependencies:
+        """as submitted; unset for a job without any"""
 
     def __init__(
         self,
@@ -307,10 +382,13 @@ class JobInfo(_message.Message):
         attempts: _abc.Iterable[Global___Attempt] | None = ...,
         max_attempts: _builtins.int = ...,
         retry_on_failure: _builtins.bool = ...,
+        dependencies: Global___Dependencies | None = ...,
+        array_id: _builtins.str = ...,
+        array_index: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dependencies", b"dependencies", "timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_backend", b"actual_backend", "attempt", b"attempt", "attempts", b"attempts", "backend", b"backend", "cancel_requested", b"cancel_requested", "detail", b"detail", "format", b"format", "input_bytes", b"input_bytes", "job_id", b"job_id", "max_attempts", b"max_attempts", "n_shots", b"n_shots", "owner_name", b"owner_name", "parameters", b"parameters", "queue_position", b"queue_position", "result_encoded_bytes", b"result_encoded_bytes", "result_raw_bytes", b"result_raw_bytes", "retry_on_failure", b"retry_on_failure", "status", b"status", "timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_backend", b"actual_backend", "array_id", b"array_id", "array_index", b"array_index", "attempt", b"attempt", "attempts", b"attempts", "backend", b"backend", "cancel_requested", b"cancel_requested", "dependencies", b"dependencies", "detail", b"detail", "format", b"format", "input_bytes", b"input_bytes", "job_id", b"job_id", "max_attempts", b"max_attempts", "n_shots", b"n_shots", "owner_name", b"owner_name", "parameters", b"parameters", "queue_position", b"queue_position", "result_encoded_bytes", b"result_encoded_bytes", "result_raw_bytes", b"result_raw_bytes", "retry_on_failure", b"retry_on_failure", "status", b"status", "timeout", b"timeout", "timestamps", b"timestamps", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
