@@ -320,6 +320,8 @@ class SchedulerApp:
         for task_owner in tasks:
             if task_owner is not None:
                 await task_owner.stop()
+        if self.layer is not None:
+            await self.layer.lifecycle.stop()  # judging waiting jobs' dependencies
         if self._owns_verifier and isinstance(self._verifier, CachingTokenVerifier):
             await self._verifier.close()
         for io in self._ios:

@@ -45,6 +45,7 @@ from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.executions import ExecutionOperations
 from scheduler.service.holds import HoldOperations
 from scheduler.service.job_arrays import JobArrays
+from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.lease_monitor import LeaseMonitor
 from scheduler.service.recovery import restore
 from scheduler.service.replica_sync import ReplicaSync
@@ -96,6 +97,11 @@ class ServiceLayer:
     restored: SyncCounts  # what start-up found in the table
     arrays: JobArrays
     holds: HoldOperations
+    lifecycle: JobLifecycle  # for `dependencies_settled`: waiting jobs are judged off the call
+
+    async def settle(self) -> None:
+        """Until the waiting jobs whose dependencies ended so far are judged."""
+        await self.lifecycle.dependencies_settled()
 
 
 async def running_job(
@@ -181,6 +187,7 @@ class ServiceWorld:
             restored=restored,
             arrays=built.arrays,
             holds=built.holds,
+            lifecycle=built.lifecycle,
         )
 
     def upload_result(self, assignment: Assignment, data: bytes = b"\x1f\x8b result") -> None:

@@ -547,6 +547,91 @@ def test_a_held_job_may_be_cancelled_or_failed(store: JobStore) -> None:
     assert store.release_held(first.job_id, "", NOW) is None
 
 
+# --- waiting on dependencies --------------------------------------------------------
+
+
+def waiting(store: JobStore, *, queued_at: float = NOW) -> JobRecord:
+    """A job created WAITING for two others (dependencies.py)."""
+    job = replace(
+        new_job(queued_at=queued_at),
+        status=JobStatus.WAITING,
+        depends_on=["job-parent-1", "job-parent-2"],
+        dependency="afterok",
+        detail="waiting for 2 of 2 jobs: job-parent-1, job-parent-2",
+    )
+    return created(store, job)
+
+
+def test_a_waiting_job_is_stored_with_its_dependencies_and_listed_as_waiting(
+    store: JobStore,
+) -> None:
+    job = waiting(store)
+    bulk = replace(new_job(), status=JobStatus.WAITING, depends_on=[job.job_id])
+    assert store.create_many([bulk]) == set()
+    assert store.get(job.job_id) == job
+    assert store.get_many([bulk.job_id]) == {bulk.job_id: bulk}
+    assert [j.job_id for j in store.iter_by_status(JobStatus.WAITING)] == [job.job_id, bulk.job_id]
+    assert list(store.ids_by_status(JobStatus.WAITING)) == [job.job_id, bulk.job_id]
+    assert list(store.ids_by_status(JobStatus.QUEUED)) == []
+    assert store.claim(job.job_id, "agent-1", NOW + 60, NOW) is None
+    page = store.list_for_owner(
+        ALICE, status=JobStatus.WAITING, backend=None, page_size=10, page_token=""
+    )
+    assert {j.job_id for j in page.jobs} == {job.job_id, bulk.job_id}
+
+
+def test_promote_waiting_queues_the_job_with_its_queue_age_starting_then(store: JobStore) -> None:
+    job = waiting(store)
+    assert store.promote_waiting(created(store).job_id, NOW + 5) is None  # QUEUED: not WAITING
+    promoted = store.promote_waiting(job.job_id, NOW + 5)
+    assert promoted is not None
+    assert (promoted.status, promoted.queued_at, promoted.detail) == (JobStatus.QUEUED, NOW + 5, "")
+    assert promoted.depends_on == job.depends_on and promoted.dependency == "afterok"
+    assert store.promote_waiting(job.job_id, NOW + 6) is None
+    assert store.cancel_waiting(job.job_id, "no", NOW, 1) is None  # queued now: stays
+    claimed = store.claim(job.job_id, "agent-1", NOW + 70, NOW + 10, known=job)
+    assert claimed is not None and claimed.queued_at == NOW + 5
+    assert store.promote_waiting("no-such-job", NOW) is None
+
+
+def test_cancel_waiting_ends_a_waiting_job_only(store: JobStore) -> None:
+    job = waiting(store)
+    detail = "dependency job job-parent-1 ended FAILED; afterok needs every dependency COMPLETED"
+    cancelled = store.cancel_waiting(job.job_id, detail, NOW + 3, 777)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.detail, cancelled.finished_at, cancelled.job_expiry) == (
+        JobStatus.CANCELLED,
+        detail,
+        NOW + 3,
+        777,
+    )
+    assert store.get(job.job_id) == cancelled
+    assert store.cancel_waiting(job.job_id, "again", NOW, 1) is None
+    held = waiting(store)
+    store.hold_queued(held.job_id, "held")
+    assert store.cancel_waiting(held.job_id, "no", NOW, 1) is None
+    queued = created(store)
+    assert store.cancel_waiting(queued.job_id, "no", NOW, 1) is None
+    assert store.get(queued.job_id) == queued
+
+
+def test_a_waiting_job_may_be_cancelled_failed_or_held_and_released_to_waiting(
+    store: JobStore,
+) -> None:
+    first, second, third = waiting(store), waiting(store), waiting(store)
+    cancelled = store.cancel_queued(first.job_id, "cancelled by its owner", NOW, 1)
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
+    failed = store.fail_queued(second.job_id, "failed by admin", NOW, 1)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    held = store.hold_queued(third.job_id, "held by its owner")
+    assert held is not None and (held.status, held.detail) == (JobStatus.HELD, "held by its owner")
+    assert store.promote_waiting(third.job_id, NOW) is None
+    released = store.release_held(third.job_id, "", NOW + 9, waiting=True)
+    assert released is not None
+    assert (released.status, released.queued_at) == (JobStatus.WAITING, NOW + 9)
+    assert store.get(third.job_id) == released
+
+
 # --- retry_failed and the attempt log ------------------------------------------------
 
 

@@ -59,11 +59,15 @@ async def test_hold_and_release_are_idempotent_and_refuse_other_states(
     await layer.holds.release(ALICE, job_id)
     assert (await layer.holds.release(ALICE, job_id)).job.status is JobStatus.QUEUED
     assert await layer.executions.assign("qpu", "agent-1", 0) is not None
-    with pytest.raises(FailedPrecondition, match="is RUNNING; only a QUEUED job can be held"):
+    with pytest.raises(
+        FailedPrecondition, match="is RUNNING; only a QUEUED or WAITING job can be held"
+    ):
         await layer.holds.hold(ALICE, job_id)
     other = await layer.submissions.submit(ALICE, submit_request())
     await layer.submissions.cancel(ALICE, other)
-    with pytest.raises(FailedPrecondition, match="is CANCELLED; only a QUEUED job can be held"):
+    with pytest.raises(
+        FailedPrecondition, match="is CANCELLED; only a QUEUED or WAITING job can be held"
+    ):
         await layer.holds.hold(ALICE, other)
     with pytest.raises(FailedPrecondition, match="only a HELD job can be released"):
         await layer.holds.release(ALICE, other)

@@ -74,5 +74,5 @@ async def test_the_per_token_limit_holds_across_replicas_after_a_sync(
         await one.submissions.submit(ALICE, submit_request())
     await two.replica_sync.sync_once()
     await two.submissions.submit(ALICE, submit_request())
-    with pytest.raises(ResourceExhausted, match="this token has 3 jobs queued or running"):
+    with pytest.raises(ResourceExhausted, match="this token has 3 jobs queued, waiting or running"):
         await two.submissions.submit(ALICE, submit_request())

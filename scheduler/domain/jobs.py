@@ -14,6 +14,7 @@ class JobStatus(StrEnum):
     TIMEOUT = "TIMEOUT"
     CANCELLED = "CANCELLED"
     HELD = "HELD"  # queued, then held by its owner or an admin: not dispatched until released
+    WAITING = "WAITING"  # for the jobs it depends on (dependencies.py): not queued yet
 
     @property
     def terminal(self) -> bool:
@@ -100,6 +101,10 @@ class JobRecord:
     array_max_running: int = 0
     max_attempts: int = 0  # the owner's limit on attempts; 0: SCHEDULER_MAX_ATTEMPTS
     retry_on_failure: bool = False  # a FAILED report requeues while attempts remain
+    # The jobs it waits for and how they must end (dependencies.py: "afterok", "afterany",
+    # "afternotok"; "" without any). Fixed at submit.
+    depends_on: list[str] = field(default_factory=list)
+    dependency: str = ""
     # Each earlier attempt that ended with the job queued again (attempts.py); the last
     # attempt is the record's own fields.
     attempt_log: list[str] = field(default_factory=list)
@@ -161,6 +166,8 @@ class SubmitRequest:
     size_bytes: int  # the serialized request, as received
     max_attempts: int = 0
     retry_on_failure: bool = False
+    depends_on: tuple[str, ...] = ()  # as JobRecord's
+    dependency: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from berth_common.times import epoch_of, seconds_of, to_duration, to_timestamp
 from scheduler.backend_status.backend_status import Availability
 from scheduler.domain.attempts import attempts_of
+from scheduler.domain.dependencies import Condition
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import (
     DownloadLink,
@@ -26,8 +27,16 @@ STATUS_TO_PB: dict[JobStatus, job_pb2.JobStatus.ValueType] = {
     JobStatus.TIMEOUT: job_pb2.JOB_STATUS_TIMEOUT,
     JobStatus.CANCELLED: job_pb2.JOB_STATUS_CANCELLED,
     JobStatus.HELD: job_pb2.JOB_STATUS_HELD,
+    JobStatus.WAITING: job_pb2.JOB_STATUS_WAITING,
 }
 STATUS_FROM_PB = {value: key for key, value in STATUS_TO_PB.items()}
+
+CONDITION_TO_PB: dict[Condition, submission_pb2.DependencyCondition.ValueType] = {
+    Condition.AFTER_OK: submission_pb2.DEPENDENCY_CONDITION_AFTER_OK,
+    Condition.AFTER_ANY: submission_pb2.DEPENDENCY_CONDITION_AFTER_ANY,
+    Condition.AFTER_NOT_OK: submission_pb2.DEPENDENCY_CONDITION_AFTER_NOT_OK,
+}
+CONDITION_FROM_PB = {value: key for key, value in CONDITION_TO_PB.items()}
 
 AVAILABILITY_TO_PB: dict[Availability, submission_pb2.Availability.ValueType] = {
     Availability.AVAILABLE: submission_pb2.AVAILABILITY_AVAILABLE,
@@ -132,7 +141,30 @@ def job_info(view: JobView) -> submission_pb2.JobInfo:
         ],
         max_attempts=job.max_attempts,
         retry_on_failure=job.retry_on_failure,
+        dependencies=dependencies(job),
+        array_id=job.array_id,
+        array_index=job.array_index,
     )
+
+
+def dependencies(job: JobRecord) -> submission_pb2.Dependencies | None:
+    if not job.depends_on:
+        return None
+    condition = CONDITION_TO_PB[Condition(job.dependency or Condition.AFTER_OK)]
+    return submission_pb2.Dependencies(job_ids=job.depends_on, condition=condition)
+
+
+def dependency_condition(options: submission_pb2.SubmitOptions) -> str:
+    """The condition's name; "" for none. UNSPECIFIED with job ids is afterok."""
+    deps = options.dependencies
+    if deps.condition == submission_pb2.DEPENDENCY_CONDITION_UNSPECIFIED:
+        return Condition.AFTER_OK.value if deps.job_ids else ""
+    if deps.condition not in CONDITION_FROM_PB:
+        raise InvalidArgument(
+            f"options.dependencies.condition: unknown condition {deps.condition} "
+            "(AFTER_OK, AFTER_ANY or AFTER_NOT_OK)"
+        )
+    return CONDITION_FROM_PB[deps.condition].value
 
 
 def submit_request(
@@ -151,4 +183,6 @@ def submit_request(
         size_bytes=size_bytes,
         max_attempts=options.max_attempts,
         retry_on_failure=options.retry_on_failure,
+        depends_on=tuple(options.dependencies.job_ids),
+        dependency=dependency_condition(options),
     )

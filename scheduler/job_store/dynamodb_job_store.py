@@ -70,7 +70,8 @@ _CLOCK_SKEW_S = 300.0  # another replica's clock may be ahead: look a little int
 
 _IN_STATUS = "#status = :expected_status"
 _HELD = "#status = :expected_status AND #lease_holder = :holder AND " + HELD_UNDER_CREDENTIAL
-_QUEUED_OR_HELD = "#status IN (:expected_status, :held)"
+_NOT_STARTED = "#status IN (:expected_status, :held, :waiting)"
+_QUEUED_OR_WAITING = "#status IN (:expected_status, :waiting)"
 _RUNNING_ATTEMPT = "#status = :expected_status AND #attempt = :attempt"
 _LEASE_EXPIRED = " AND #lease_expires_at < :now"
 _PAGE_ATTEMPTS = 3
@@ -277,8 +278,12 @@ class DynamoDbJobStore:
         return self._transition(
             job_id,
             {"status": status, "job_expiry": job_expiry},
-            _QUEUED_OR_HELD,
-            {":expected_status": JobStatus.QUEUED, ":held": JobStatus.HELD},
+            _NOT_STARTED,
+            {
+                ":expected_status": JobStatus.QUEUED,
+                ":held": JobStatus.HELD,
+                ":waiting": JobStatus.WAITING,
+            },
             ended=(detail, now),
         )
 
@@ -286,16 +291,38 @@ class DynamoDbJobStore:
         return self._transition(
             job_id,
             {"status": JobStatus.HELD, "detail": detail},
-            _IN_STATUS,
-            {":expected_status": JobStatus.QUEUED},
+            _QUEUED_OR_WAITING,
+            {":expected_status": JobStatus.QUEUED, ":waiting": JobStatus.WAITING},
         )
 
-    def release_held(self, job_id: str, detail: str, now: float) -> JobRecord | None:
+    def release_held(
+        self, job_id: str, detail: str, now: float, *, waiting: bool = False
+    ) -> JobRecord | None:
+        status = JobStatus.WAITING if waiting else JobStatus.QUEUED
         return self._transition(
             job_id,
-            {"status": JobStatus.QUEUED, "detail": detail, "queued_at": now},
+            {"status": status, "detail": detail, "queued_at": now},
             _IN_STATUS,
             {":expected_status": JobStatus.HELD},
+        )
+
+    def promote_waiting(self, job_id: str, now: float) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"status": JobStatus.QUEUED, "detail": "", "queued_at": now},
+            _IN_STATUS,
+            {":expected_status": JobStatus.WAITING},
+        )
+
+    def cancel_waiting(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            {"status": JobStatus.CANCELLED, "job_expiry": job_expiry},
+            _IN_STATUS,
+            {":expected_status": JobStatus.WAITING},
+            ended=(detail, now),
         )
 
     def end_running(

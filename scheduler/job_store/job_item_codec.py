@@ -63,6 +63,8 @@ SPEC_FIELDS = (
     "array_max_running",
     "max_attempts",
     "retry_on_failure",
+    "depends_on",
+    "dependency",
 )
 # What an agent reports, beyond its outcome's status, detail and timestamps.
 REPORTED_FIELDS = (
@@ -184,6 +186,9 @@ def _from_json(value: object, hint: Any) -> object:
         return hint(value)
     if typing.get_origin(hint) is dict and isinstance(value, dict):
         if all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return value
+    elif typing.get_origin(hint) is list and isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
             return value
     elif isinstance(hint, type) and type(value) is hint:
         return value

@@ -29,14 +29,14 @@ class JobPage:
 
 class JobStore(Protocol):
     def create(self, job: JobRecord) -> bool:
-        """Store a new QUEUED job.
+        """Store a new QUEUED (or WAITING: see dependencies.py) job.
 
         MUST be conditional on no record with this job_id existing; returns
         False (and writes nothing) when one exists, True when written.
         """
 
     def create_many(self, jobs: Sequence[JobRecord]) -> set[str]:
-        """Store new QUEUED jobs whose ids were never used (random: uuid4), in bulk.
+        """Store new QUEUED (or WAITING) jobs whose ids were never used (random: uuid4), in bulk.
 
         Unlike `create` the writes MAY be unconditional, so a caller MUST NOT
         pass an id that may exist (an idempotency key's id goes to `create`).
@@ -109,7 +109,7 @@ class JobStore(Protocol):
     def cancel_queued(
         self, job_id: str, detail: str, now: float, job_expiry: int
     ) -> JobRecord | None:
-        """QUEUED or HELD -> CANCELLED. MUST only succeed while QUEUED or HELD."""
+        """QUEUED, HELD or WAITING -> CANCELLED. MUST only succeed while in one of those."""
 
     def request_cancel(self, job_id: str) -> JobRecord | None:
         """Set cancel_requested. MUST only succeed while RUNNING."""
@@ -142,9 +142,9 @@ class JobStore(Protocol):
     def fail_queued(
         self, job_id: str, detail: str, now: float, job_expiry: int
     ) -> JobRecord | None:
-        """QUEUED or HELD -> FAILED on an operator's request.
+        """QUEUED, HELD or WAITING -> FAILED on an operator's request.
 
-        MUST only succeed while QUEUED or HELD.
+        MUST only succeed while in one of those.
         """
 
     def retry_failed(
@@ -166,12 +166,30 @@ class JobStore(Protocol):
         """
 
     def hold_queued(self, job_id: str, detail: str) -> JobRecord | None:
-        """QUEUED -> HELD, with `detail` (who held it). MUST only succeed while QUEUED."""
+        """QUEUED or WAITING -> HELD, with `detail` (who held it).
 
-    def release_held(self, job_id: str, detail: str, now: float) -> JobRecord | None:
-        """HELD -> QUEUED with queued_at = `now`: its queue age starts anew.
+        MUST only succeed while QUEUED or WAITING.
+        """
+
+    def release_held(
+        self, job_id: str, detail: str, now: float, *, waiting: bool = False
+    ) -> JobRecord | None:
+        """HELD -> QUEUED with queued_at = `now`: its queue age starts anew; HELD -> WAITING
+        when `waiting` (a job with dependencies: they decide again when it queues).
 
         MUST only succeed while HELD. Sets `detail` (who released it).
+        """
+
+    def promote_waiting(self, job_id: str, now: float) -> JobRecord | None:
+        """WAITING -> QUEUED with queued_at = `now` (its queue age starts when it may run)
+        and no detail. MUST only succeed while WAITING."""
+
+    def cancel_waiting(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
+        """WAITING -> CANCELLED: its dependencies can no longer allow it to run.
+
+        MUST only succeed while WAITING (a job held or queued meanwhile stays).
         """
 
     def end_running(

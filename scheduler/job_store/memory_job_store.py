@@ -50,6 +50,7 @@ def _copy(job: JobRecord) -> JobRecord:
         parameters=dict(job.parameters),
         tried_agents=list(job.tried_agents),
         attempt_log=list(job.attempt_log),
+        depends_on=list(job.depends_on),
     )
 
 
@@ -201,18 +202,37 @@ class MemoryJobStore:
     ) -> JobRecord | None:
         return self._transition(
             job_id,
-            _in(JobStatus.QUEUED, JobStatus.HELD),
+            _in(JobStatus.QUEUED, JobStatus.HELD, JobStatus.WAITING),
             _set(status=status, detail=detail, finished_at=now, job_expiry=job_expiry),
         )
 
     def hold_queued(self, job_id: str, detail: str) -> JobRecord | None:
         return self._transition(
-            job_id, _in(JobStatus.QUEUED), _set(status=JobStatus.HELD, detail=detail)
+            job_id,
+            _in(JobStatus.QUEUED, JobStatus.WAITING),
+            _set(status=JobStatus.HELD, detail=detail),
         )
 
-    def release_held(self, job_id: str, detail: str, now: float) -> JobRecord | None:
+    def release_held(
+        self, job_id: str, detail: str, now: float, *, waiting: bool = False
+    ) -> JobRecord | None:
+        status = JobStatus.WAITING if waiting else JobStatus.QUEUED
         return self._transition(
-            job_id, _in(JobStatus.HELD), _set(status=JobStatus.QUEUED, detail=detail, queued_at=now)
+            job_id, _in(JobStatus.HELD), _set(status=status, detail=detail, queued_at=now)
+        )
+
+    def promote_waiting(self, job_id: str, now: float) -> JobRecord | None:
+        return self._transition(
+            job_id, _in(JobStatus.WAITING), _set(status=JobStatus.QUEUED, detail="", queued_at=now)
+        )
+
+    def cancel_waiting(
+        self, job_id: str, detail: str, now: float, job_expiry: int
+    ) -> JobRecord | None:
+        return self._transition(
+            job_id,
+            _in(JobStatus.WAITING),
+            _set(status=JobStatus.CANCELLED, detail=detail, finished_at=now, job_expiry=job_expiry),
         )
 
     def end_running(

@@ -154,6 +154,10 @@ class AdministrationOperations:
                 )
             if job.status is JobStatus.HELD:
                 raise FailedPrecondition(f"job {job_id} is HELD: release it to queue it again")
+            if job.status is JobStatus.WAITING:
+                raise FailedPrecondition(
+                    f"job {job_id} is WAITING on its dependencies; it queues when they allow"
+                )
             if job.cancel_requested:
                 raise FailedPrecondition(
                     f"the owner of job {job_id} asked to cancel it; it ends when its agent "
@@ -172,7 +176,8 @@ class AdministrationOperations:
         raise FailedPrecondition(f"job {job_id} keeps changing state; run the command again")
 
     async def fail(self, principal: Principal, job_id: str, reason: str) -> AdminOutcome:
-        """QUEUED or RUNNING -> FAILED with the reason; a finished job is FAILED_PRECONDITION."""
+        """QUEUED, HELD, WAITING or RUNNING -> FAILED with the reason; a finished job is
+        FAILED_PRECONDITION."""
         require_admin(principal)
         reason = reason.strip()
         if not reason:

@@ -4,7 +4,9 @@ A held job is HELD in the job table (a conditional write, so a restart or
 another replica never dispatches it) and nowhere in memory: it has no place
 in line, no queue bytes and no share of its owner's concurrency limit. A
 release admits it again like a submission (the limit and the queue budget
-apply, unless an admin releases it) with its queue age starting anew.
+apply, unless an admin releases it) with its queue age starting anew. A job
+waiting on dependencies can be held too; released, it waits on them again
+(and queues or ends at once if they have decided meanwhile).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # A job that keeps changing under a hold (released, held...) is left alone.
 _DECIDE_ATTEMPTS = 3
+_HOLDABLE = (JobStatus.QUEUED, JobStatus.WAITING)
 
 
 @dataclass(frozen=True)
@@ -49,40 +52,43 @@ class HoldOperations:
         self._io = io
 
     async def hold(self, principal: Principal, job_id: str) -> JobView:
-        """QUEUED -> HELD; HELD stays; any other state is FAILED_PRECONDITION."""
+        """QUEUED or WAITING -> HELD; HELD stays; any other state is FAILED_PRECONDITION."""
 
         async def hold(job: JobRecord) -> JobRecord | None:
             return await self._lifecycle.hold(job_id, f"held by {_who(principal, job)}")
 
-        return await self._move(principal, job_id, JobStatus.QUEUED, JobStatus.HELD, hold)
+        return await self._move(principal, job_id, _HOLDABLE, (JobStatus.HELD,), hold)
 
     async def release(self, principal: Principal, job_id: str) -> JobView:
-        """HELD -> QUEUED; QUEUED stays; any other state is FAILED_PRECONDITION."""
+        """HELD -> QUEUED (WAITING with dependencies); those stay; any other state is
+        FAILED_PRECONDITION."""
         forced = principal.role is Role.ADMIN
 
         async def release(job: JobRecord) -> JobRecord | None:
             return await self._lifecycle.release(job, "", forced=forced)
 
-        return await self._move(principal, job_id, JobStatus.HELD, JobStatus.QUEUED, release)
+        return await self._move(principal, job_id, (JobStatus.HELD,), _HOLDABLE, release)
 
     async def _move(
         self,
         principal: Principal,
         job_id: str,
-        source: JobStatus,
-        target: JobStatus,
+        sources: tuple[JobStatus, ...],
+        targets: tuple[JobStatus, ...],
         move: Callable[[JobRecord], Awaitable[JobRecord | None]],
     ) -> JobView:
-        """`move` the caller's job from `source` to `target`, re-deciding if it changed."""
-        verb = "held" if target is JobStatus.HELD else "released"
+        """`move` the caller's job from one of `sources` to `targets`, re-deciding if it
+        changed."""
+        verb = "held" if JobStatus.HELD in targets else "released"
         for _ in range(_DECIDE_ATTEMPTS):
             view = await self._submissions.view(principal, job_id)
             job = view.job
-            if job.status is target:
+            if job.status in targets:
                 return view
-            if job.status is not source:
+            if job.status not in sources:
+                allowed = " or ".join(status.value for status in sources)
                 raise FailedPrecondition(
-                    f"job {job_id} is {job.status.value}; only a {source.value} job can be {verb}"
+                    f"job {job_id} is {job.status.value}; only a {allowed} job can be {verb}"
                 )
             moved = await move(job)
             if moved is not None:
@@ -94,14 +100,18 @@ class HoldOperations:
     async def hold_all(
         self, principal: Principal, owner_name: str, backend: str, *, release: bool
     ) -> BulkHoldOutcome:
-        """Hold every QUEUED job (or release every HELD one) of a user, a backend, or both."""
+        """Hold every QUEUED or WAITING job (or release every HELD one) of a user, a backend,
+        or both."""
         require_admin(principal)
         if not owner_name and not backend:
             raise InvalidArgument("name a user (owner_name), a backend, or both")
         if backend:
             check_backend_name(backend, "backend")
-        status = JobStatus.HELD if release else JobStatus.QUEUED
-        jobs = await self._io.run(lambda: list(self._store.iter_by_status(status)))
+        statuses = (JobStatus.HELD,) if release else _HOLDABLE
+        store = self._store
+        jobs = await self._io.run(
+            lambda: [job for status in statuses for job in store.iter_by_status(status)]
+        )
         changed: list[str] = []
         skipped = 0
         for job in jobs:

@@ -23,15 +23,18 @@ def violations(
     finished: FinishedJobs,
     now: float,
     moved_elsewhere: Collection[str] = (),
+    *,
+    waiting: Mapping[str, str],
 ) -> list[str]:
     """Each broken invariant, described; empty when all hold.
 
-    - bytes reserved = bytes of the queued jobs, queue by queue and in total;
-    - per owner, the usage counted = its queued + running jobs, except jobs
-      `moved_elsewhere`: another replica claimed or ended them since this one
+    - bytes reserved = bytes of the queued jobs, queue by queue and in total
+      (a job `waiting` on dependencies, job id -> owner, takes none);
+    - per owner, the usage counted = its queued + running + waiting jobs, except
+      jobs `moved_elsewhere`: another replica claimed or ended them since this one
       last synced, and they stay counted until it does (the limit holds across replicas);
-    - a job is in at most one of: a queue, the running set, the finished cache
-      (a HELD job is in none of them, and not counted: holds.py says why);
+    - a job is in at most one of: a queue, the running set, the waiting jobs, the
+      finished cache (a HELD job is in none of them, and not counted: holds.py says why);
     - (array_throttle.py) a throttled array counts exactly its members in the running set.
     """
     found: list[str] = []
@@ -49,12 +52,13 @@ def violations(
             queued[entry.job_id] = (entry.owner, entry.size_bytes)
     if queues.used_bytes != total:
         found.append(f"{queues.used_bytes} bytes reserved, {total} bytes queued")
-    found.extend(_overlaps(queued, running, finished))
+    found.extend(_overlaps(queued, running, waiting, finished))
     expected = {(owner, job_id) for job_id, (owner, _) in queued.items()}
     expected.update((job.owner, job_id) for job_id, job in running.items())
+    expected.update((owner, job_id) for job_id, owner in waiting.items())
     counted = {(owner, job_id) for owner, job_id, _ in usage.counted()}
     found.extend(
-        f"usage counts {owner}'s job {job_id}, neither queued nor running"
+        f"usage counts {owner}'s job {job_id}, neither queued, running nor waiting"
         for owner, job_id in sorted(counted - expected)
         if job_id not in moved_elsewhere
     )
@@ -65,12 +69,17 @@ def violations(
 
 
 def _overlaps(
-    queued: Iterable[str], running: Mapping[str, RunningJob], finished: FinishedJobs
+    queued: Iterable[str],
+    running: Mapping[str, RunningJob],
+    waiting: Mapping[str, str],
+    finished: FinishedJobs,
 ) -> list[str]:
     found = [f"job {job_id} is both queued and running" for job_id in queued if job_id in running]
+    found.extend(f"job {job_id} is queued yet waiting" for job_id in queued if job_id in waiting)
+    found.extend(f"job {job_id} is running yet waiting" for job_id in running if job_id in waiting)
     found.extend(
         f"job {job_id} is finished yet still tracked"
-        for job_id in [*queued, *running]
+        for job_id in [*queued, *running, *waiting]
         if job_id in finished
     )
     return found

@@ -26,7 +26,12 @@ from scheduler.service.backend_status_cache import BackendStatusCache
 from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.limits import check_submission
-from scheduler.service.submissions import SubmissionOperations, stores_inline
+from scheduler.service.submissions import (
+    SubmissionOperations,
+    as_waiting,
+    stores_inline,
+    waiting_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +111,20 @@ class JobArrays:
             array_id = ARRAY_PREFIX + str(uuid.uuid4())
         job_ids = _member_ids(array_id, len(members))
         sizes = [(job_id, m.size_bytes) for job_id, m in zip(job_ids, members, strict=True)]
+        # Every member waits on the same jobs: judged once, for all of them.
+        verdict = await self._submissions.judge_dependencies(principal, request.job)
 
         async def prepare() -> tuple[list[JobRecord], bytes | None]:
-            return await self._records(principal, request, array_id, job_ids, members)
+            records, payload = await self._records(principal, request, array_id, job_ids, members)
+            return [as_waiting(job, verdict) for job in records], payload
 
         created = await self._lifecycle.create_array(
-            principal.owner, principal.role, sizes, prepare, keyed=bool(key)
+            principal.owner,
+            principal.role,
+            sizes,
+            prepare,
+            keyed=bool(key),
+            waiting_on=waiting_for(verdict),
         )
         if not created:  # a concurrent retry with the same key won
             first = await self._io.run(self._store.get, job_ids[0])

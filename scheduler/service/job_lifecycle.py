@@ -3,10 +3,11 @@
 A transition is a conditional write to the job table (the truth), then every
 consequence in this replica's memory, which is a cache of that table: the
 queues and their byte budget, per-owner usage, the running jobs whose leases
-this replica watches, deferrals of requeued jobs, watchers' events, metrics
-and the finished-job cache. This object is the only writer of those; others
-read them through `jobs` (replica_jobs.py). `invariants.py` says what must
-hold between two transitions.
+this replica watches, the jobs waiting on dependencies (and their resolver),
+deferrals of requeued jobs, watchers' events, metrics and the finished-job
+cache. This object is the only writer of those; others read them through
+`jobs` (replica_jobs.py). `invariants.py` says what must hold between two
+transitions.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 
 from scheduler.blob_store.blob_store import BlobStore
 from scheduler.config import SchedulerConfig
 from scheduler.domain.attempts import FAILED_RETRIED, LOST_AGENT, REQUEUED, log_entry
+from scheduler.domain.dependencies import Outcome, Verdict
 from scheduler.domain.errors import NotFound, ResourceExhausted, Unavailable
 from scheduler.domain.jobs import Completion, JobRecord, JobStatus, Role
 from scheduler.job_store.job_store import JobStore
@@ -28,6 +30,7 @@ from scheduler.queue.job_queue import QueueEntry
 from scheduler.queue.queue_set import QueueSet
 from scheduler.service.array_throttle import ArrayThrottle
 from scheduler.service.blocking_io import BlockingIo
+from scheduler.service.dependency_resolver import DependencyResolver
 from scheduler.service.job_creates import MAX_BATCH, JobCreates
 from scheduler.service.job_events import JobEvents, QueueSignals
 from scheduler.service.job_reads import FinishedJobs
@@ -44,6 +47,7 @@ from scheduler.service.tracked_jobs import (
     SyncCounts,
     queue_entry,
 )
+from scheduler.service.waiting_jobs import WaitingJobs
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,8 @@ class JobLifecycle:
         self._running: dict[str, RunningJob] = {}
         self._deferrals: dict[str, Deferral] = {}
         self._throttle = ArrayThrottle()
+        self._waiting = WaitingJobs()
+        self._resolver = DependencyResolver(self._waiting, self._read_many, self._decide)
         # Each owner's name as its latest queued job carried it: the queue listing shows
         # names without reading a record per row (one entry per token, not per job).
         self._owner_names: dict[str, str] = {}
@@ -93,6 +99,7 @@ class JobLifecycle:
             clock,
             self._throttle,
             owner_names=self._owner_names,
+            waiting=self._waiting,
         )
         self._creates = JobCreates(store, io.submission)
         # The record of each job as it was queued here, for a claim that need not read
@@ -114,13 +121,18 @@ class JobLifecycle:
         job_id: str,
         size_bytes: int,
         prepare: Callable[[], Awaitable[tuple[JobRecord, bytes]]],
+        *,
+        waiting_on: Collection[str] | None = None,
     ) -> bool:
         """Admit a new QUEUED job: count it, reserve its bytes, write it, queue it.
 
         `prepare` builds the record (and stores its input) once both are
         granted; False when a concurrent retry with the same key created it.
+        `waiting_on`: the record is WAITING for these of its dependencies; it
+        counts, but takes no queue bytes until it queues.
         """
         await self._until_restored()
+        size_bytes = 0 if waiting_on is not None else size_bytes
         self._admit(owner, role, job_id, size_bytes)
         try:
             job, payload = await prepare()
@@ -136,7 +148,10 @@ class JobLifecycle:
         if not created:
             self._queues.release(size_bytes)  # its job stays counted: it exists
             return False
-        await self._queue(job, payload)
+        if waiting_on is not None:
+            self._wait(job, waiting_on)
+        else:
+            await self._queue(job, payload)
         return True
 
     async def create_array(
@@ -147,6 +162,7 @@ class JobLifecycle:
         prepare: Callable[[], Awaitable[tuple[list[JobRecord], bytes | None]]],
         *,
         keyed: bool,
+        waiting_on: Collection[str] | None = None,
     ) -> bool:
         """Admit an array's QUEUED jobs (job id, bytes) whole, or none of them.
 
@@ -154,6 +170,7 @@ class JobLifecycle:
         records (and stores the shared input, None when it is inline). The first
         record is written first, conditionally when `keyed`: False when a retry
         with the same key created the array. The rest share a few batch writes.
+        `waiting_on`: as for `create`, for every member.
         """
         await self._until_restored()
         limit = self._config.max_concurrent_jobs[role]
@@ -165,12 +182,12 @@ class JobLifecycle:
                     self._usage.release(owner, counted)
                 raise ResourceExhausted(
                     f"the array has {len(members)} jobs and this token has "
-                    f"{self._usage.active(owner)} queued or running; the limit for role "
+                    f"{self._usage.active(owner)} queued, waiting or running; the limit for role "
                     f"{role.value} is {limit} (SCHEDULER_MAX_CONCURRENT_JOBS_"
                     f"{role.value.upper()}); submit a smaller array or wait for jobs to finish"
                 )
             acquired.append(job_id)
-        total = sum(size for _, size in members)
+        total = 0 if waiting_on is not None else sum(size for _, size in members)
         if not self._queues.try_reserve(total):
             for job_id in acquired:
                 self._usage.release(owner, job_id)
@@ -203,7 +220,10 @@ class JobLifecycle:
             self._queues.release(total)  # its jobs stay counted: they exist
             return False
         for job in jobs:
-            await self._queue(job, payload)
+            if waiting_on is not None:
+                self._wait(job, waiting_on)
+            else:
+                await self._queue(job, payload)
         return True
 
     async def _fail_partial_array(self, jobs: list[JobRecord], left: set[str]) -> None:
@@ -221,7 +241,7 @@ class JobLifecycle:
         )
 
     async def cancel_queued(self, job_id: str, detail: str) -> JobRecord | None:
-        """QUEUED or HELD -> CANCELLED; None when the job was neither any more."""
+        """QUEUED, HELD or WAITING -> CANCELLED; None when the job was none of them any more."""
         await self._until_restored()
         now = self._clock()
         cancelled = await self._io.submission.run(
@@ -242,7 +262,7 @@ class JobLifecycle:
         return requested
 
     async def hold(self, job_id: str, detail: str) -> JobRecord | None:
-        """QUEUED -> HELD; None when the job was not QUEUED any more.
+        """QUEUED or WAITING -> HELD; None when the job was neither any more.
 
         A held job leaves the queue, its bytes and its owner's usage: it takes
         no place in line and no share of a limit until it is released.
@@ -259,35 +279,49 @@ class JobLifecycle:
 
         `forced` (an operator's word) passes the owner's limit and the queue
         budget, as a requeue does; otherwise either refuses with RESOURCE_EXHAUSTED.
+        A job with dependencies goes back to WAITING and is judged at once: it
+        may queue or end straight away (the record returned is its latest).
         """
         await self._until_restored()
+        waits = bool(job.depends_on)
+        size = 0 if waits else job.size_bytes
         # Counted already: this replica missed the hold (made elsewhere) or the job is
         # not HELD at all; the store's condition decides, the count stays as it was.
         admit = not forced and not self._usage.counts(job.owner, job.job_id)
         if admit:
-            self._admit(job.owner, job.role, job.job_id, job.size_bytes)
+            self._admit(job.owner, job.role, job.job_id, size)
+        release = self._store.release_held
         try:
             released = await self._io.submission.run(
-                self._store.release_held, job.job_id, detail, self._clock()
+                lambda: release(job.job_id, detail, self._clock(), waiting=waits)
             )
         finally:
-            if admit:  # counted again by `_requeue` below if it was released
-                self._queues.release(job.size_bytes)
+            if admit:  # counted again below if it was released
+                self._queues.release(size)
                 self._usage.release(job.owner, job.job_id)
-        if released is not None:
+        if released is None:
+            return None
+        if released.status is not JobStatus.WAITING:
             await self._requeue(released)
             self._metrics.job_reached(released)
-        return released
+            return released
+        self._wait(released, released.depends_on, judge=False)  # judged right here
+        try:
+            decided = await self._resolver.resolve([released.job_id])
+        except Unavailable as error:  # it stays WAITING; the replica sync judges it
+            log.warning("job %s released to WAITING, judged later: %s", job.job_id, error)
+            return released
+        return decided.get(released.job_id, released)
 
     def _admit(self, owner: str, role: Role, job_id: str, size_bytes: int) -> None:
         """Count a job toward its owner's limit and reserve its bytes, or refuse."""
         limit = self._config.max_concurrent_jobs[role]
         if not self._usage.try_acquire(owner, job_id, limit, self._clock()):
             raise ResourceExhausted(
-                f"this token has {self._usage.active(owner)} jobs queued or running; the "
+                f"this token has {self._usage.active(owner)} jobs queued, waiting or running; the "
                 f"limit for role {role.value} is {limit} "
                 f"(SCHEDULER_MAX_CONCURRENT_JOBS_{role.value.upper()}); "
-                "wait for one to finish or cancel one"
+                "wait for one to finish or cancel one (waiting jobs count too)"
             )
         if not self._queues.try_reserve(size_bytes):
             self._usage.release(owner, job_id)
@@ -517,10 +551,10 @@ class JobLifecycle:
         return requeued
 
     async def fail(self, job: JobRecord, detail: str) -> JobRecord | None:
-        """QUEUED, HELD or RUNNING (as `job` was read) -> FAILED on an operator's word."""
+        """QUEUED, HELD, WAITING or RUNNING (as `job` was read) -> FAILED on an operator's word."""
         await self._until_restored()
         now = self._clock()
-        if job.status in (JobStatus.QUEUED, JobStatus.HELD):
+        if job.status in (JobStatus.QUEUED, JobStatus.HELD, JobStatus.WAITING):
             failed = await self._io.submission.run(
                 self._store.fail_queued, job.job_id, detail, now, self.job_expiry(now)
             )
@@ -623,6 +657,67 @@ class JobLifecycle:
             self._running.pop(running.job_id, None)
             self._throttle.stop(running.job_id)
 
+    # --- dependencies: a WAITING job queues or ends as they decide ------------------
+
+    async def _read_many(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
+        return await self._io.execution.run(self._store.get_many, job_ids)
+
+    async def _decide(self, job_id: str, verdict: Verdict) -> JobRecord | None:
+        """WAITING -> QUEUED (eligible) or CANCELLED (impossible); None if it moved meanwhile."""
+        now = self._clock()
+        if verdict.outcome is Outcome.ELIGIBLE:
+            promoted = await self._io.execution.run(self._store.promote_waiting, job_id, now)
+            if promoted is not None:
+                if await self._requeue(promoted):
+                    log.warning("job %s queued beyond SCHEDULER_MAX_QUEUE_BYTES", job_id)
+                log.info("job %s queued: its dependencies allow it", job_id)
+                return promoted
+        else:
+            detail = f"dependency {verdict.reason}"
+            cancel, expiry = self._store.cancel_waiting, self.job_expiry(now)
+            ended = await self._io.execution.run(lambda: cancel(job_id, detail, now, expiry))
+            if ended is not None:
+                self._ended(ended)
+                log.info("job %s CANCELLED: %s", job_id, detail)
+                return ended
+        # Held, cancelled or decided through another replica: follow the record.
+        job = await self._io.execution.run(self._store.get, job_id)
+        await self.adopt(job_id, job, {}, now, SyncCounts())
+        return None
+
+    def _wait(self, job: JobRecord, pending: Collection[str], *, judge: bool = True) -> None:
+        """A job became WAITING through this replica: known and counted here, in no queue.
+
+        `judge`: unless each pending dependency is known here (its end will be seen
+        here), judge it soon: one may have ended since they were read.
+        """
+        self._queues.remove(job.job_id)  # a stale entry, from before it was held elsewhere
+        self._waiting.add(job, frozenset(pending))
+        self._usage.force_acquire(job.owner, job.job_id, self._clock())  # if not counted yet
+        self._events.notify(job)
+        self._metrics.job_reached(job)
+        if judge and not self._known_active(pending):
+            self._resolver.request([job.job_id])
+
+    def _known_active(self, job_ids: Iterable[str]) -> bool:
+        """Each job is queued, running or waiting here: its end will be seen here."""
+        return all(j in self._queues or j in self._running or j in self._waiting for j in job_ids)
+
+    async def judge_waiting(self) -> None:
+        """Judge each waiting job a pending dependency of which this replica does not know
+        as queued, running or waiting: it may have ended elsewhere, or while this one was down."""
+        self._resolver.request(
+            job.job_id for job in self._waiting if not self._known_active(job.pending)
+        )
+        await self._resolver.settled()
+
+    async def dependencies_settled(self) -> None:
+        """Until the waiting jobs whose dependencies ended so far are judged."""
+        await self._resolver.settled()
+
+    async def stop(self) -> None:
+        await self._resolver.stop()
+
     # --- start-up: the table's jobs come back while the ports already serve ----------
 
     def restore_running(self, jobs: Iterable[JobRecord], started: float) -> int:
@@ -671,6 +766,17 @@ class JobLifecycle:
         for key in keys:
             await self._signals.notify(key)
         return counts
+
+    def restore_waiting(self, jobs: Iterable[JobRecord], started: float) -> int:
+        """Know the WAITING jobs found at start (judged once restored); how many were new."""
+        added = 0
+        for job in jobs:
+            job_id = job.job_id
+            if job_id in self._queues or job_id in self._running or job_id in self._finished:
+                continue
+            self._usage.force_acquire(job.owner, job_id, started)
+            added += self._waiting.add(job, frozenset(job.depends_on))
+        return added
 
     def mark_restored(self) -> None:
         self._restored.set()
@@ -733,9 +839,17 @@ class JobLifecycle:
                 counts.moved += 1
             self.adopt_running(job, started)
         elif job.status is JobStatus.HELD:
-            if job_id in self._queues or job_id in self._running:
+            if job_id in self._queues or job_id in self._running or job_id in self._waiting:
                 counts.moved += 1
             self._set_aside(job)
+        elif job.status is JobStatus.WAITING:
+            if job_id in self._queues:  # held and released elsewhere
+                counts.moved += 1
+            if job_id not in self._waiting:
+                self._queues.remove(job_id)
+                self._usage.force_acquire(job.owner, job_id, started)
+                self._waiting.add(job, frozenset(job.depends_on))
+                counts.waiting_added += 1
         else:
             self._ended(job, here=False)
             counts.moved += 1
@@ -746,13 +860,17 @@ class JobLifecycle:
         """No record: expired by TTL or deleted by hand; or a submission still writing it."""
         entry = self._queues.remove(job_id)
         tracked = self._running.pop(job_id, None)
+        waiting = self._waiting.remove(job_id)
         self._deferrals.pop(job_id, None)
         self._throttle.forget(job_id)
         owner, since = counted.get(job_id, ("", started))
-        if entry is None and tracked is None and since > started - PENDING_SUBMISSION_S:
+        known = entry or tracked or waiting
+        if known is None and since > started - PENDING_SUBMISSION_S:
             return
-        for known_owner in {owner, entry.owner if entry else "", tracked.owner if tracked else ""}:
+        for known_owner in {owner, known.owner if known else ""}:
             self._usage.release(known_owner, job_id)
+        if waiting is not None:
+            self._resolver.request(self._waiting.dependents_of(job_id))
 
     # --- the in-memory consequences, each written once -------------------------------
 
@@ -777,6 +895,7 @@ class JobLifecycle:
         `restored`: it became QUEUED through another replica or before this one
         started, so it is no transition to count here.
         """
+        self._waiting.remove(job.job_id)  # promoted (here or elsewhere)
         self._queues.push(queue_entry(job, payload))
         self._throttle.know(job)
         self._throttle.stop(job.job_id)  # requeued: it runs no more
@@ -797,6 +916,7 @@ class JobLifecycle:
         # It may be new here (a heartbeat through this replica), or queued here when claimed
         # elsewhere: count it, and drop the stale entry.
         self._queues.remove(job.job_id)
+        self._waiting.remove(job.job_id)  # promoted and claimed elsewhere
         self._usage.force_acquire(job.owner, job.job_id, self._clock())
         self._throttle.know(job)
         self._throttle.start(job.job_id)
@@ -814,7 +934,9 @@ class JobLifecycle:
     def _set_aside(self, job: JobRecord) -> None:
         """A job became HELD (here or elsewhere): nothing of it stays queued or counted."""
         self._queues.remove(job.job_id)
+        self._waiting.remove(job.job_id)
         self._running.pop(job.job_id, None)
+        self._throttle.forget(job.job_id)  # it counted as running here when held elsewhere
         self._deferrals.pop(job.job_id, None)
         self._queued_records.pop(job.job_id)
         self._usage.release(job.owner, job.job_id)
@@ -826,8 +948,12 @@ class JobLifecycle:
             self._metrics.job_reached(job)
         self._queues.remove(job.job_id)  # None unless it ended while queued (or elsewhere)
         self._running.pop(job.job_id, None)
+        self._waiting.remove(job.job_id)
         self._deferrals.pop(job.job_id, None)
         self._throttle.forget(job.job_id)
         self._usage.release(job.owner, job.job_id)
         self._finished.remember(job)
         self._events.notify(job)
+        dependents = self._waiting.dependents_of(job.job_id)
+        if dependents:  # jobs waiting here on this one: judged soon, off this call
+            self._resolver.request(dependents)

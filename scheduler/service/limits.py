@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from scheduler.config import SchedulerConfig
+from scheduler.domain.dependencies import MAX_DEPENDENCIES, Condition
 from scheduler.domain.errors import InvalidArgument, NotFound
 from scheduler.domain.jobs import Principal, SubmitRequest
 
@@ -63,6 +64,33 @@ def check_submission(request: SubmitRequest, principal: Principal, config: Sched
             f"scheduler's maximum, {config.max_attempts} (SCHEDULER_MAX_ATTEMPTS), or 0 for "
             "that maximum"
         )
+    check_dependencies(request)
+
+
+def check_dependencies(request: SubmitRequest) -> None:
+    """The shape of options.dependencies; whether the jobs exist is the service's to say."""
+    field = "options.dependencies"
+    if request.dependency and request.dependency not in set(Condition):
+        raise InvalidArgument(f"{field}.condition: unknown condition {request.dependency!r}")
+    if not request.depends_on:
+        if request.dependency:
+            raise InvalidArgument(
+                f"{field}.condition is set but {field}.job_ids is empty: name the jobs this "
+                "job depends on, or leave the condition unset"
+            )
+        return
+    if len(request.depends_on) > MAX_DEPENDENCIES:
+        raise InvalidArgument(
+            f"{field}.job_ids names {len(request.depends_on)} jobs; a job may depend on at "
+            f"most {MAX_DEPENDENCIES}: chain jobs, or depend on one that ends after the others"
+        )
+    if any(not job_id for job_id in request.depends_on):
+        raise InvalidArgument(f"{field}.job_ids holds an empty id: name each job by its id")
+    seen: set[str] = set()
+    for job_id in request.depends_on:
+        if job_id in seen:
+            raise InvalidArgument(f"{field}.job_ids names job {job_id[:64]} twice: name it once")
+        seen.add(job_id)
 
 
 def check_backend_name(backend: str, field: str) -> None:
@@ -79,7 +107,11 @@ def check_agent_id(agent_id: str) -> None:
         )
 
 
+def is_job_id(value: str) -> bool:
+    return bool(_JOB_ID.match(value))
+
+
 def check_job_id(job_id: str) -> None:
     """Any id that cannot exist is simply not found: its shape leaks nothing."""
-    if not _JOB_ID.match(job_id):
+    if not is_job_id(job_id):
         raise NotFound(f"no job {job_id[:64]!r} for this token")

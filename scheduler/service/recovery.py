@@ -11,10 +11,12 @@ their original queued_at (and fair-share snapshot), so a restart changes no
 job's priority or queue order. Until the last page is in, whatever needs the
 whole queue (an assignment, a submission counted against its token's limit)
 waits. Acknowledged jobs are never dropped, even past SCHEDULER_MAX_QUEUE_BYTES:
-new submissions wait for room instead. The index may lag the table by a
-moment; the replica sync that follows corrects any job that moved meanwhile,
-and claims are conditional writes, so a stale entry can delay but never run
-a job twice.
+new submissions wait for room instead. WAITING jobs come back last (counted
+toward their owners' limits, in no queue) and are judged once the restore is
+complete: their dependencies may have ended while no replica was up. The
+index may lag the table by a moment; the replica sync that follows corrects
+any job that moved meanwhile, and claims are conditional writes, so a stale
+entry can delay but never run a job twice.
 """
 
 from __future__ import annotations
@@ -54,17 +56,21 @@ async def restore(
             running = await io.run(lambda: list(store.iter_by_status(JobStatus.RUNNING)))
             counts.running_added += lifecycle.restore_running(running, started)
             await _restore_queued(lifecycle, store, io, started, counts)
+            waiting = await io.run(lambda: list(store.iter_by_status(JobStatus.WAITING)))
+            counts.waiting_added += lifecycle.restore_waiting(waiting, started)
             break
         except Unavailable as error:  # the ports serve meanwhile: keep trying
             log.warning("restore: cannot read the job table, retrying: %s", error)
             await asyncio.sleep(RETRY_S)
     lifecycle.mark_restored()
     log.info(
-        "restored %d queued and %d running jobs in %.2f s",
+        "restored %d queued, %d waiting and %d running jobs in %.2f s",
         counts.queued_added,
+        counts.waiting_added,
         counts.running_added,
         time.monotonic() - timer,
     )
+    await lifecycle.judge_waiting()
     if counts.over_budget:
         log.warning(
             "restore: %d jobs queued beyond SCHEDULER_MAX_QUEUE_BYTES "

@@ -1,4 +1,4 @@
-"""The jobs one replica holds in memory, for reading: queues, running set, usage.
+"""The jobs one replica holds in memory, for reading: queues, running and waiting jobs, usage.
 
 Only `JobLifecycle` (job_lifecycle.py) changes them, each change a whole
 transition; everyone else reads them through this view.
@@ -16,6 +16,7 @@ from scheduler.service.array_throttle import ArrayThrottle
 from scheduler.service.job_reads import FinishedJobs
 from scheduler.service.token_usage import TokenUsage
 from scheduler.service.tracked_jobs import Deferral, RunningJob
+from scheduler.service.waiting_jobs import WaitingJobs
 
 
 class ReplicaJobs:
@@ -32,6 +33,7 @@ class ReplicaJobs:
         throttle: ArrayThrottle,
         *,
         owner_names: Mapping[str, str],
+        waiting: WaitingJobs,
     ) -> None:
         self._queues = queues
         self._owner_names = owner_names
@@ -41,6 +43,7 @@ class ReplicaJobs:
         self._finished = finished
         self._clock = clock
         self._throttle = throttle
+        self._waiting = waiting
 
     @property
     def policy(self) -> PriorityPolicy:
@@ -83,6 +86,13 @@ class ReplicaJobs:
     def queued_ids(self) -> list[str]:
         return self._queues.job_ids()
 
+    def is_waiting(self, job_id: str) -> bool:
+        """WAITING on its dependencies, as this replica knows it."""
+        return job_id in self._waiting
+
+    def waiting_ids(self) -> list[str]:
+        return [job.job_id for job in self._waiting]
+
     def running_jobs(self) -> list[RunningJob]:
         return list(self._running.values())
 
@@ -106,10 +116,17 @@ class ReplicaJobs:
 
     def check_invariants(self, moved_elsewhere: Collection[str] = ()) -> list[str]:
         """Every broken invariant (see invariants.py); empty between transitions."""
+        waiting = {job.job_id: job.owner for job in self._waiting}
         found = invariants.violations(
-            self._queues, self._running, self._usage, self._finished, self._clock(), moved_elsewhere
+            self._queues,
+            self._running,
+            self._usage,
+            self._finished,
+            self._clock(),
+            moved_elsewhere,
+            waiting=waiting,
         )
-        return found + self._throttle.violations(self._running)
+        return found + self._throttle.violations(self._running) + self._waiting.violations()
 
     def active_jobs(self, owner: str) -> int:
         return self._usage.active(owner)

@@ -2,13 +2,15 @@
 
 Each replica holds its own queue. Jobs accepted, claimed, requeued or ended
 through another replica reach this one by re-reading the status index (the
-QUEUED and RUNNING partitions) every `--replica-sync-seconds`, and sooner
+QUEUED, WAITING and RUNNING partitions) every `--replica-sync-seconds`, and sooner
 when an agent finds its queue empty — at most once per `min_gap_s`, however
 many agents ask, so a thousand idle agents cost one read a second.
 
-The QUEUED partition is read as ids only (the queue may be long; a record is
-read once per replica, when it first appears), the RUNNING one in full (one
-job per busy agent). The index is eventually consistent and may be older
+The QUEUED and WAITING partitions are read as ids only (the queue may be long;
+a record is read once per replica, when it first appears), the RUNNING one in
+full (one job per busy agent). Last, waiting jobs are judged again whose
+pending dependencies this replica does not know as queued, running or
+waiting: those may have ended elsewhere. The index is eventually consistent and may be older
 than what this replica did while it was being read, so every job this
 replica does not know, or knows in another state, is read again with one
 consistent batch read before the replica acts on it; only a RUNNING job it
@@ -97,7 +99,7 @@ class ReplicaSync:
             if self._failing:
                 log.info("replica sync: job table readable again")
                 self._failing = False
-            if counts.queued_added or counts.running_added or counts.moved:
+            if counts.queued_added or counts.waiting_added or counts.running_added or counts.moved:
                 log.info("replica sync: %s", counts)
 
     async def sync_once(self) -> SyncCounts:
@@ -105,7 +107,7 @@ class ReplicaSync:
         lifecycle, jobs = self._lifecycle, self._lifecycle.jobs
         self._last_started = time.monotonic()
         started = self._clock()
-        queued_ids, running = await self._io.run(self._read_active)
+        queued_ids, waiting_ids, running = await self._io.run(self._read_active)
         counts = SyncCounts()
         running_ids = {job.job_id for job in running}
         # Unknown here, or known otherwise: read consistently, then follow the record.
@@ -116,13 +118,15 @@ class ReplicaSync:
             or jobs.tracked(job_id) is not None
             or not jobs.is_queued(job_id)
         }
+        to_read.update(job_id for job_id in waiting_ids if not jobs.is_waiting(job_id))
         for job in running:
             if job.job_id in to_read or jobs.is_queued(job.job_id):
                 to_read.add(job.job_id)
             elif lifecycle.adopt_running(job, started):
                 counts.running_added += 1
-        listed = set(queued_ids) | running_ids
+        listed = set(queued_ids) | set(waiting_ids) | running_ids
         to_read.update(job_id for job_id in jobs.queued_ids() if job_id not in listed)
+        to_read.update(job_id for job_id in jobs.waiting_ids() if job_id not in listed)
         to_read.update(r.job_id for r in jobs.running_jobs() if r.job_id not in listed)
         counted: dict[str, tuple[str, float]] = {}
         for owner, job_id, since in jobs.usage_counted():
@@ -133,6 +137,7 @@ class ReplicaSync:
             truth = await self._io.run(self._store.get_many, to_read)
             for job_id in sorted(to_read, key=lambda i: truth[i].queued_at if i in truth else 0):
                 await lifecycle.adopt(job_id, truth.get(job_id), counted, started, counts)
+        await lifecycle.judge_waiting()
         self.completed += 1
         if counts.over_budget:
             log.warning(
@@ -142,10 +147,12 @@ class ReplicaSync:
             )
         return counts
 
-    def _read_active(self) -> tuple[list[str], list[JobRecord]]:
-        """QUEUED by id only (there may be many), RUNNING in full (one per busy agent)."""
+    def _read_active(self) -> tuple[list[str], list[str], list[JobRecord]]:
+        """QUEUED and WAITING by id only (there may be many), RUNNING in full (one per
+        busy agent)."""
         store = self._store
         return (
             list(store.ids_by_status(JobStatus.QUEUED)),
+            list(store.ids_by_status(JobStatus.WAITING)),
             list(store.iter_by_status(JobStatus.RUNNING)),
         )

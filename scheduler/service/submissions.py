@@ -15,12 +15,13 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scheduler import __version__
 from scheduler.backend_status.backend_status import BackendAvailability
 from scheduler.blob_store.blob_store import BlobStore, lifecycle_tags
 from scheduler.config import SchedulerConfig
+from scheduler.domain.dependencies import Condition, Outcome, Verdict, judge
 from scheduler.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -44,7 +45,12 @@ from scheduler.service.blocking_io import BlockingIo
 from scheduler.service.job_events import JobEvents
 from scheduler.service.job_lifecycle import JobLifecycle
 from scheduler.service.job_reads import JobReads
-from scheduler.service.limits import check_backend_name, check_job_id, check_submission
+from scheduler.service.limits import (
+    check_backend_name,
+    check_job_id,
+    check_submission,
+    is_job_id,
+)
 from scheduler.service.role_limits import RoleLimits, limits_of
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,28 @@ def stores_inline(request: SubmitRequest, limit_bytes: int) -> bool:
 POSITION_WAIT_S = 5.0
 
 
+def waiting_for(verdict: Verdict | None) -> tuple[str, ...] | None:
+    """The dependencies a new job waits for; None when it may queue at once."""
+    if verdict is None or verdict.outcome is not Outcome.WAITING:
+        return None
+    return verdict.pending
+
+
+def as_waiting(job: JobRecord, verdict: Verdict | None) -> JobRecord:
+    """The new job's record as its dependencies' verdict has it: WAITING, or as it was."""
+    if waiting_for(verdict) is None:
+        return job
+    assert verdict is not None
+    return replace(job, status=JobStatus.WAITING, detail=verdict.waiting_detail())
+
+
+def _not_found(job_id: str) -> str:
+    return (
+        f"options.dependencies: job {job_id[:64]} not found "
+        "(a job may depend only on this token's own jobs)"
+    )
+
+
 class SubmissionOperations:
     def __init__(
         self,
@@ -124,21 +152,52 @@ class SubmissionOperations:
                 return job_id
         else:
             job_id = str(uuid.uuid4())
+        verdict = await self.judge_dependencies(principal, request)
+        waiting_on = waiting_for(verdict)
 
         async def prepare() -> tuple[JobRecord, bytes]:
-            return await self._new_record(principal, request, job_id), request.payload
+            job = await self._new_record(principal, request, job_id)
+            return as_waiting(job, verdict), request.payload
 
-        owner, size = principal.owner, request.size_bytes
-        if not await self._lifecycle.create(owner, principal.role, job_id, size, prepare):
+        owner, role, size = principal.owner, principal.role, request.size_bytes
+        created = await self._lifecycle.create(
+            owner, role, job_id, size, prepare, waiting_on=waiting_on
+        )
+        if not created:
             return job_id  # a concurrent retry with the same idempotency key won
         log.info(
-            "job %s queued: backend=%s owner=%s bytes=%d",
+            "job %s %s: backend=%s owner=%s bytes=%d",
             job_id,
+            "queued" if waiting_on is None else f"waiting on {len(waiting_on)} jobs",
             request.backend,
             principal.token_id,
             request.size_bytes,
         )
         return job_id
+
+    async def judge_dependencies(
+        self, principal: Principal, request: SubmitRequest
+    ) -> Verdict | None:
+        """The verdict on a new job's dependencies from one consistent read; None without any.
+
+        NOT_FOUND for a job that is not the caller's (the same answer as for no
+        such job); FAILED_PRECONDITION when they can never let it run.
+        """
+        if not request.depends_on:
+            return None
+        for job_id in request.depends_on:
+            if not is_job_id(job_id):
+                raise NotFound(_not_found(job_id))
+        found = await self._io.run(self._store.get_many, request.depends_on)
+        for job_id in request.depends_on:
+            dependency = found.get(job_id)
+            if dependency is None or dependency.owner != principal.owner:
+                raise NotFound(_not_found(job_id))
+        condition = Condition(request.dependency or Condition.AFTER_OK)
+        verdict = judge(condition, {j: found[j].status for j in request.depends_on})
+        if verdict.outcome is Outcome.IMPOSSIBLE:
+            raise FailedPrecondition(f"{verdict.reason}; this job could never run")
+        return verdict
 
     async def _new_record(
         self, principal: Principal, request: SubmitRequest, job_id: str
@@ -180,6 +239,8 @@ class SubmissionOperations:
             idempotency_key=request.idempotency_key,
             max_attempts=request.max_attempts,
             retry_on_failure=request.retry_on_failure,
+            depends_on=list(request.depends_on),
+            dependency=request.dependency or (Condition.AFTER_OK if request.depends_on else ""),
             inline_input=request.payload if inline else None,
         )
 
@@ -189,10 +250,10 @@ class SubmissionOperations:
     async def cancel_loaded(self, principal: Principal, job: JobRecord) -> JobRecord:
         """Cancel a job the caller may see, as it was just read."""
         job_id = job.job_id
-        if job.status in (JobStatus.QUEUED, JobStatus.HELD):
+        if job.status in (JobStatus.QUEUED, JobStatus.HELD, JobStatus.WAITING):
             cancelled = await self._lifecycle.cancel_queued(job_id, "cancelled by its owner")
             if cancelled is not None:
-                log.info("job %s cancelled while queued", job_id)
+                log.info("job %s cancelled while %s", job_id, job.status.value)
                 return cancelled
             job = await self._load_visible(job_id, principal)
         if job.status is JobStatus.RUNNING:

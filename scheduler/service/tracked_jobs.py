@@ -56,6 +56,7 @@ class SyncCounts:
 
     queued_added: int = 0
     running_added: int = 0
+    waiting_added: int = 0
     moved: int = 0  # claimed, requeued or ended through another replica
     over_budget: int = 0  # queued past SCHEDULER_MAX_QUEUE_BYTES (they exist: never dropped)
 
