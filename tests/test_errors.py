@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from functools import partial
 
 import grpc
 import pytest
 from berth.scheduler.v1 import job_pb2, submission_pb2
+from google.protobuf import duration_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scheduler.service.submissions import SubmissionOperations
@@ -82,6 +85,64 @@ def test_failed_precondition(module_berth_system: BerthSystem) -> None:
         error = rpc_error(lambda: user.cancel(job_id))
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "already ended as CANCELLED" in error.details()
+
+
+def test_dependencies_answer_each_status_code_and_show_as_waiting(
+    module_berth_system: BerthSystem,
+) -> None:
+    system = module_berth_system
+    with clients(system) as (submission, _):
+        user = Submitter(submission, system.tokens["developer"])
+        admin = Submitter(submission, system.tokens["admin"])
+
+        def submit_after(who: Submitter, job_ids: list[str], condition: int = 0) -> str:
+            dependencies = submission_pb2.Dependencies(job_ids=job_ids, condition=condition)  # type: ignore[arg-type]
+            request = submission_pb2.SubmitJobRequest(
+                job=job_pb2.Job(
+                    program=job_pb2.Program(format="qasm3", payload=b"OPENQASM 3;"),
+                    settings=job_pb2.JobSettings(
+                        backend="emulator", n_shots=10, timeout=duration_pb2.Duration(seconds=60)
+                    ),
+                ),
+                options=submission_pb2.SubmitOptions(dependencies=dependencies),
+            )
+            return who.stub.SubmitJob(request, metadata=who.metadata, timeout=10).job_id
+
+        parent = user.submit()
+        child = submit_after(user, [parent])
+        info = user.status(child)
+        assert info.status == job_pb2.JOB_STATUS_WAITING
+        assert list(info.dependencies.job_ids) == [parent]
+        assert info.dependencies.condition == submission_pb2.DEPENDENCY_CONDITION_AFTER_OK
+        waiting = user.stub.ListJobs(
+            submission_pb2.ListJobsRequest(status=job_pb2.JOB_STATUS_WAITING),
+            metadata=user.metadata,
+        )
+        assert [job.job_id for job in waiting.jobs] == [child]
+        for who, job_ids in ((admin, [parent]), (user, [str(uuid.uuid4())])):
+            error = rpc_error(partial(submit_after, who, job_ids))
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+            assert f"job {job_ids[0]} not found" in error.details()
+        for job_ids, condition, expected in (
+            ([parent, parent], 0, "twice"),
+            ([], submission_pb2.DEPENDENCY_CONDITION_AFTER_ANY, "job_ids is empty"),
+            ([parent], 42, "unknown condition 42"),
+        ):
+            error = rpc_error(partial(submit_after, user, job_ids, condition))
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, expected
+            assert expected in error.details()
+        watch = user.stub.WatchJob(
+            submission_pb2.WatchJobRequest(job_id=child), metadata=user.metadata, timeout=30
+        )
+        user.cancel(parent)
+        last = [event for event in watch][-1]  # the stream ends when the job ends
+        assert last.status == job_pb2.JOB_STATUS_CANCELLED
+        assert last.detail == (
+            f"dependency job {parent} ended CANCELLED; afterok needs every dependency COMPLETED"
+        )
+        error = rpc_error(lambda: submit_after(user, [parent]))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert f"job {parent} ended CANCELLED" in error.details()
 
 
 def test_backend_in_maintenance_is_unavailable_with_its_description(

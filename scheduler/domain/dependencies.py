@@ -59,14 +59,13 @@ def judge(condition: Condition, states: Mapping[str, JobStatus | None]) -> Verdi
     if condition is Condition.AFTER_NOT_OK:
         if any(status not in (None, JobStatus.COMPLETED) for _, status in ended):
             return Verdict(Outcome.ELIGIBLE, pending, total)
+        if pending:  # one of them may still end otherwise
+            return Verdict(Outcome.WAITING, pending, total)
         gone = [job_id for job_id, status in ended if status is None]
         if gone:
             return Verdict(Outcome.IMPOSSIBLE, pending, total, _gone(gone[0], needs))
-        if not pending:
-            last = ended[-1][0]
-            reason = f"job {last} ended COMPLETED, as did every other; {needs}"
-            return Verdict(Outcome.IMPOSSIBLE, pending, total, reason)
-        return Verdict(Outcome.WAITING, pending, total)
+        reason = f"job {ended[-1][0]} ended COMPLETED, as did every other; {needs}"
+        return Verdict(Outcome.IMPOSSIBLE, pending, total, reason)
     if condition is Condition.AFTER_OK:
         for job_id, status in ended:
             if status is None:
