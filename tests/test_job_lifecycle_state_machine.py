@@ -6,6 +6,11 @@ through its replica sync. After every step: each replica's invariants hold
 (invariants.py), every job's stored status is the one a brute-force model
 predicts, and a replica's memory agrees with the model for every job it
 cannot have missed a change of (it made the last change, or synced since).
+
+Jobs may wait on others (dependencies.py). Which replica judges a waiting job
+first is the replicas' race, so the model follows the table there, checking
+that each promotion or ending is the verdict on the dependencies as stored,
+and that after a replica's sync no waiting job is left whose verdict is decided.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from scheduler.blob_store.blob_store import BlobStore, lifecycle_tags
 from scheduler.blob_store.memory_blob_store import MemoryBlobStore
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.config import SchedulerConfig
+from scheduler.domain.dependencies import Condition, Outcome, Verdict, judge
 from scheduler.domain.errors import ResourceExhausted
 from scheduler.domain.jobs import JobRecord, JobStatus, Role
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
@@ -61,6 +67,13 @@ MAX_QUEUE_BYTES = 1000
 OWNERS = ("alice", "bob")
 AGENTS = ("agent-1", "agent-2")
 BACKENDS = ("qpu", "sim")
+NOT_STARTED = (JobStatus.QUEUED, JobStatus.HELD, JobStatus.WAITING)
+COUNTED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
+RELEASED_AS = {
+    Outcome.ELIGIBLE: JobStatus.QUEUED,
+    Outcome.WAITING: JobStatus.WAITING,
+    Outcome.IMPOSSIBLE: JobStatus.CANCELLED,
+}
 CONFIG = replace(
     SchedulerConfig(),
     lease_seconds=LEASE_S,
@@ -86,6 +99,8 @@ class Expected:
     max_running: int = 0
     max_attempts: int = 0  # the job's own limit; 0: MAX_ATTEMPTS
     retry_on_failure: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    condition: Condition = Condition.AFTER_OK
 
     @property
     def attempts_allowed(self) -> int:
@@ -112,6 +127,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.replicas = [self._replica() for _ in range(2)]
         self.model: dict[str, Expected] = {}
         self.touched: set[str] = set()  # jobs a step may have written: checked after it
+        self.followed = True  # the model has taken the waiting jobs' changes from the table
 
     def make_stores(self) -> tuple[JobStore, BlobStore]:
         """Fresh and empty for each example."""
@@ -138,12 +154,47 @@ class LifecycleMachine(RuleBasedStateMachine):
         return Replica(lifecycle, finished, sync, monitor)
 
     def teardown(self) -> None:
+        self.follow_waiting()
         self._check_store(set(self.model))
         self.loop.close()
         self.io.shutdown()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
+        """Run one transition, then the judgements of waiting jobs it set off."""
+        result = self.loop.run_until_complete(coroutine)
+        for replica in self.replicas:
+            self.loop.run_until_complete(replica.lifecycle.dependencies_settled())
+        self.followed = False  # once the step has told the model what it did itself
+        return result
+
+    def verdict(self, expected: Expected) -> Verdict:
+        """The verdict on a job's dependencies as the model (= the table) has them."""
+        return judge(expected.condition, {d: self.model[d].status for d in expected.depends_on})
+
+    def follow_waiting(self) -> None:
+        """Take each waiting job's promotion or ending from the table, checking it is the
+        verdict on its dependencies; either replica may have made it."""
+        if self.followed:
+            return
+        self.followed = True
+        for job_id, expected in self.model.items():
+            if expected.status is not JobStatus.WAITING:
+                continue
+            stored = self.store.get(job_id)
+            assert stored is not None, job_id
+            if stored.status is JobStatus.WAITING:
+                continue
+            verdict = self.verdict(expected)
+            if stored.status is JobStatus.QUEUED:
+                assert verdict.outcome is Outcome.ELIGIBLE, (job_id, verdict)
+            else:
+                assert stored.status is JobStatus.CANCELLED, (job_id, stored.status)
+                assert verdict.outcome is Outcome.IMPOSSIBLE, (job_id, verdict)
+                assert stored.detail == f"dependency {verdict.reason}", job_id
+            expected.status = stored.status
+            self.touched.add(job_id)
+            for replica in self.replicas:
+                replica.current.discard(job_id)
 
     def changed_by(self, index: int, job_id: str) -> None:
         """Replica `index` made the job's last change; the other may have missed it."""
@@ -287,6 +338,56 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.model)
+    @rule(
+        index=st.integers(0, 1),
+        owner=st.sampled_from(OWNERS),
+        choices=st.lists(st.integers(0, 100), min_size=1, max_size=3),
+        condition=st.sampled_from(Condition),
+    )
+    def submit_after(
+        self, index: int, owner: str, choices: list[int], condition: Condition
+    ) -> None:
+        """A job depending on some of its owner's jobs: queued, waiting, or refused at submit."""
+        own = sorted(job_id for job_id, e in self.model.items() if e.owner == owner)
+        if not own:
+            return
+        depends_on = list(dict.fromkeys(own[choice % len(own)] for choice in choices))
+        expected = Expected(owner, depends_on=depends_on, condition=condition)
+        verdict = self.verdict(expected)
+        if verdict.outcome is Outcome.IMPOSSIBLE:
+            return  # refused before anything is admitted (submissions.py)
+        waits = verdict.outcome is Outcome.WAITING
+        lifecycle = self.replicas[index].lifecycle
+        job_id = f"job-{len(self.model):03d}"
+        size = 100
+
+        async def prepare() -> tuple[JobRecord, bytes]:
+            job = self.record(job_id, owner, "qpu", size, lifecycle, keyed=False)
+            job.depends_on, job.dependency = depends_on, condition.value
+            if waits:
+                job.status, job.detail = JobStatus.WAITING, verdict.waiting_detail()
+            tags = lifecycle_tags(Role.DEVELOPER, False)
+            await self.io.run(self.blobs.put_input, job_id, b"x" * size, tags)
+            return job, b"x" * size
+
+        jobs = lifecycle.jobs
+        reserved = sum(jobs.queued_bytes(key) for key in jobs.queue_keys())
+        waiting_on = verdict.pending if waits else None
+        create = lifecycle.create(
+            owner, Role.DEVELOPER, job_id, size, prepare, waiting_on=waiting_on
+        )
+        try:
+            assert self.run(create)
+        except ResourceExhausted:
+            over_bytes = not waits and reserved + size > MAX_QUEUE_BYTES
+            assert jobs.active_jobs(owner) >= LIMIT or over_bytes
+            return
+        expected.status = JobStatus.WAITING if waits else JobStatus.QUEUED
+        self.model[job_id] = expected
+        self.touched.add(job_id)
+        self.changed_by(index, job_id)
+
+    @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 1), choice=st.integers(0, 100))
     def cancel(self, index: int, choice: int) -> None:
         lifecycle, job_id = self.replicas[index].lifecycle, self.pick(choice)
@@ -297,7 +398,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             expected.cancel_requested = True
             return
         cancelled = self.run(lifecycle.cancel_queued(job_id, "cancelled by its owner"))
-        assert (cancelled is not None) == (expected.status in (JobStatus.QUEUED, JobStatus.HELD))
+        assert (cancelled is not None) == (expected.status in NOT_STARTED)
         if cancelled is not None:
             expected.status = JobStatus.CANCELLED
             self.changed_by(index, job_id)
@@ -308,7 +409,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         job_id = self.pick(choice)
         expected = self.model[job_id]
         held = self.run(self.replicas[index].lifecycle.hold(job_id, "held by its owner"))
-        assert (held is not None) == (expected.status is JobStatus.QUEUED)
+        assert (held is not None) == (expected.status in (JobStatus.QUEUED, JobStatus.WAITING))
         if held is not None:
             expected.status = JobStatus.HELD
             self.changed_by(index, job_id)
@@ -328,14 +429,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             released = self.run(lifecycle.release(record, "", forced=forced))
         except ResourceExhausted:
             assert not forced
-            assert (
-                jobs.active_jobs(expected.owner) >= LIMIT
-                or reserved + record.size_bytes > MAX_QUEUE_BYTES
-            )
+            over_bytes = not record.depends_on and reserved + record.size_bytes > MAX_QUEUE_BYTES
+            assert jobs.active_jobs(expected.owner) >= LIMIT or over_bytes
             return
         assert (released is not None) == (expected.status is JobStatus.HELD)
         if released is not None:
-            expected.status = JobStatus.QUEUED
+            if expected.depends_on:  # waiting again, and judged at once
+                outcome = self.verdict(expected).outcome
+                assert released.status is RELEASED_AS[outcome], (job_id, outcome)
+            else:
+                assert released.status is JobStatus.QUEUED
+            expected.status = released.status
             self.changed_by(index, job_id)
 
     # --- an agent's transitions ---------------------------------------------------
@@ -467,7 +571,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.clock.advance(1.0)  # as in production, counted before the sync started
         self.run(self.replicas[index].sync.sync_once())
         replica = self.replicas[index]
+        self.follow_waiting()  # what its sync decided, before it counts as current
         replica.current = set(self.model)
+        for job_id, expected in self.model.items():  # every decided one was judged
+            if expected.status is JobStatus.WAITING:
+                assert self.verdict(expected).outcome is Outcome.WAITING, job_id
         replica.known.update(j for j, e in self.model.items() if not e.status.terminal)
         replica.known -= {j for j, e in self.model.items() if e.status is JobStatus.HELD}
 
@@ -476,6 +584,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def store_holds_the_model(self) -> None:
         """Each job a step may have written (moto's batch read is too slow for all each time)."""
+        self.follow_waiting()
         self._check_store(self.touched)
         self.touched.clear()
 
@@ -489,12 +598,14 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def replicas_hold_their_invariants(self) -> None:
+        self.follow_waiting()
         for replica in self.replicas:
             missed = set(self.model) - replica.current
             assert replica.lifecycle.jobs.check_invariants(missed) == []
 
     @invariant()
     def replicas_agree_with_the_model(self) -> None:
+        self.follow_waiting()
         for replica in self.replicas:
             jobs = replica.lifecycle.jobs
             counted = {job_id for _, job_id, _ in jobs.usage_counted()}
@@ -505,7 +616,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert (tracked is not None) == (status is JobStatus.RUNNING), job_id
                 if tracked is not None:
                     assert tracked.attempt == self.model[job_id].attempt, job_id
-                counts = status in (JobStatus.QUEUED, JobStatus.RUNNING)  # a HELD job does not
+                assert jobs.is_waiting(job_id) == (status is JobStatus.WAITING), job_id
+                counts = status in COUNTED  # a HELD job does not
                 assert (job_id in counted) == counts, job_id
                 if status.terminal and job_id in replica.known:
                     assert job_id in replica.finished, job_id
