@@ -190,3 +190,21 @@ async def test_an_admin_may_fail_a_held_job_but_not_requeue_it(
         await layer.administration.requeue(ADMIN, job_id)
     failed = await layer.administration.fail(ADMIN, job_id, "bad input")
     assert failed.job.job.status is JobStatus.FAILED
+
+
+async def test_a_release_through_a_replica_that_saw_the_job_run_queues_it_there_once(
+    service_world: Callable[..., ServiceWorld],
+) -> None:
+    """Claimed through one replica, requeued and held through the other: releasing it
+    through the first leaves nothing of the old run there."""
+    world = service_world()
+    one, two = await world.start_layer(), await world.start_layer()
+    job_id = await one.submissions.submit(ALICE, submit_request())
+    assert await one.executions.assign("qpu", "agent-1", 0) is not None
+    await two.replica_sync.sync_once()
+    await two.administration.requeue(ADMIN, job_id)
+    await two.holds.hold(ALICE, job_id)
+    await one.holds.release(ALICE, job_id)
+    assert one.lifecycle.jobs.tracked(job_id) is None
+    assert one.lifecycle.jobs.is_queued(job_id)
+    assert one.lifecycle.jobs.check_invariants() == []

@@ -880,6 +880,7 @@ class JobLifecycle:
         True when it went past the budget.
         """
         self._queues.remove(job.job_id)  # a stale entry, from before it was claimed elsewhere
+        self._running.pop(job.job_id, None)  # claimed here, then requeued and held elsewhere
         self._usage.force_acquire(job.owner, job.job_id, self._clock())  # if not counted yet
         over = not self._queues.try_reserve(job.size_bytes)
         if over:
