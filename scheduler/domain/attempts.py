@@ -34,7 +34,9 @@ def log_entry(job: JobRecord, ended_at: float, outcome: str) -> str:
 
 def attempts_of(job: JobRecord) -> list[Attempt]:
     found = [_parse(line) for line in job.attempt_log]
-    if job.attempt > len(found) and job.status is not JobStatus.QUEUED:
+    # The current attempt, while it runs or once it ended the job (a held or waiting job
+    # whose last attempt was requeued has it logged already).
+    if job.attempt > len(found) and (job.status is JobStatus.RUNNING or job.status.terminal):
         ended = job.status.terminal
         found.append(
             Attempt(
