@@ -74,6 +74,12 @@ def seed_jobs(
             assert store.hold_queued(job.job_id, "held by its owner")
             job.status = status
             continue
+        if status is JobStatus.WAITING:  # as a held job with dependencies, released
+            assert store.hold_queued(job.job_id, "held by its owner")
+            released = store.release_held(job.job_id, "", job.queued_at, waiting=True)
+            assert released is not None
+            job.status = status
+            continue
         if status in (JobStatus.CANCELLED, JobStatus.FAILED) and rng.random() < 0.4:
             end = store.cancel_queued if status is JobStatus.CANCELLED else store.fail_queued
             assert end(job.job_id, "seeded", job.queued_at + 5, job.job_expiry)
