@@ -64,10 +64,10 @@ async def restore(
             await asyncio.sleep(RETRY_S)
     lifecycle.mark_restored()
     log.info(
-        "restored %d queued, %d waiting and %d running jobs in %.2f s",
+        "restored %d queued and %d running jobs, %d waiting on dependencies, in %.2f s",
         counts.queued_added,
-        counts.waiting_added,
         counts.running_added,
+        counts.waiting_added,
         time.monotonic() - timer,
     )
     await lifecycle.judge_waiting()
