@@ -70,6 +70,7 @@ class AdminClient(Client):
     def hold_jobs(
         self, *, owner_name: str = "", backend: str = "", release: bool = False
     ) -> admin_pb2.HoldJobsResponse:
-        """Hold every QUEUED job (release: every HELD one) of a user, a backend, or both."""
+        """Hold every QUEUED or WAITING job (release: every HELD one) of a user, a backend,
+        or both."""
         request = admin_pb2.HoldJobsRequest(owner_name=owner_name, backend=backend, release=release)
         return self._unary("HoldJobs", self._admin.HoldJobs, request)

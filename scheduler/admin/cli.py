@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "requeue", "put a RUNNING job back in the queue now (its agent loses it)", run_requeue
     )
     requeue.add_argument("job_id", metavar="JOB")
-    fail = command("fail", "end a QUEUED or RUNNING job as FAILED", run_fail)
+    fail = command("fail", "end a QUEUED, HELD, WAITING or RUNNING job as FAILED", run_fail)
     fail.add_argument("job_id", metavar="JOB")
     fail.add_argument("--reason", required=True, help="shown to the job's owner as its detail")
     backend = command(
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backend.add_argument("--add", action="store_true", help="add a backend not yet listed")
     for name, text in (
-        ("hold", "hold every QUEUED job of a user or a backend (no agent gets them)"),
+        ("hold", "hold every QUEUED or WAITING job of a user or a backend (no agent gets them)"),
         ("release", "release every HELD job of a user or a backend (they queue again)"),
     ):
         bulk = command(name, text, run_hold)
