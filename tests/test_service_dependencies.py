@@ -31,6 +31,20 @@ pytestmark = pytest.mark.asyncio
 
 ALICE = principal("alice")
 BOB = principal("bob")
+ROOMY = {Role.ADMIN: 10, Role.DEVELOPER: 10, Role.GUEST: 1}  # jobs queued, waiting or running
+
+
+async def start(
+    service_world: Callable[..., ServiceWorld], **changes: Any
+) -> tuple[ServiceWorld, ServiceLayer]:
+    """A world on the harness's config with these changes, and one replica started on it."""
+    world = service_world(**changes)
+    return world, await world.start_layer()
+
+
+async def plain(layer: ServiceLayer) -> str:
+    """One of ALICE's jobs, without dependencies."""
+    return await layer.submissions.submit(ALICE, submit_request())
 
 
 async def after(layer: ServiceLayer, *parents: str, condition: str = "", **request: Any) -> str:
@@ -64,9 +78,8 @@ async def status_of(layer: ServiceLayer, job_id: str) -> tuple[JobStatus, str]:
 async def test_an_afterok_chain_runs_in_order_each_queued_when_its_parent_completes(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    first = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    first = await plain(layer)
     second = await after(layer, first)
     third = await after(layer, second, condition="afterok")
     assert await status_of(layer, second) == (
@@ -93,9 +106,8 @@ async def test_an_afterok_chain_runs_in_order_each_queued_when_its_parent_comple
 async def test_a_failed_parent_cancels_its_afterok_children_naming_it_while_afterany_runs(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world(max_concurrent_jobs={Role.ADMIN: 10, Role.DEVELOPER: 10, Role.GUEST: 1})
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world, max_concurrent_jobs=ROOMY)
+    parent = await plain(layer)
     ok_child = await after(layer, parent)
     grandchild = await after(layer, ok_child)  # ends too: its own dependency ended
     any_child = await after(layer, parent, condition="afterany")
@@ -116,10 +128,9 @@ async def test_a_failed_parent_cancels_its_afterok_children_naming_it_while_afte
 async def test_afternotok_runs_once_any_dependency_did_not_complete_and_ends_if_none(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world(max_concurrent_jobs={Role.ADMIN: 10, Role.DEVELOPER: 10, Role.GUEST: 1})
-    layer = await world.start_layer()
-    first = await layer.submissions.submit(ALICE, submit_request())
-    second = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world, max_concurrent_jobs=ROOMY)
+    first = await plain(layer)
+    second = await plain(layer)
     cleanup = await after(layer, first, second, condition="afternotok")
     never = await after(layer, first, condition="afternotok")
     await run_to_end(world, layer, first)
@@ -137,11 +148,10 @@ async def test_afternotok_runs_once_any_dependency_did_not_complete_and_ends_if_
 async def test_dependencies_decided_at_submit_queue_the_job_or_refuse_it(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    done = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    done = await plain(layer)
     await run_to_end(world, layer, done)
-    failed = await layer.submissions.submit(ALICE, submit_request())
+    failed = await plain(layer)
     await run_to_end(world, layer, failed, JobStatus.FAILED)
     queued = await after(layer, done)
     assert (await layer.submissions.view(ALICE, queued)).queue_position == 1
@@ -207,8 +217,7 @@ async def test_waiting_jobs_count_toward_the_limit_and_take_queue_bytes_only_onc
     service_world: Callable[..., ServiceWorld],
 ) -> None:
     """Developers may have 3 jobs queued, waiting or running; the queue holds 600 bytes."""
-    world = service_world(max_queue_bytes=600)
-    layer = await world.start_layer()
+    world, layer = await start(service_world, max_queue_bytes=600)
     jobs = layer.lifecycle.jobs
     parent = await layer.submissions.submit(ALICE, submit_request(payload=b"p" * 100))
     big = b"w" * 400
@@ -229,9 +238,8 @@ async def test_waiting_jobs_count_toward_the_limit_and_take_queue_bytes_only_onc
 async def test_a_waiting_job_can_be_cancelled_failed_and_not_requeued(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     child = await after(layer, parent)
     other = await after(layer, parent)
     cancelled = await layer.submissions.cancel(ALICE, child)
@@ -249,9 +257,8 @@ async def test_a_waiting_job_can_be_cancelled_failed_and_not_requeued(
 async def test_a_held_waiting_job_stays_held_and_is_judged_when_released(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     child = await after(layer, parent)
     undecided = await after(layer, parent)
     held = await layer.holds.hold(ALICE, child)
@@ -272,9 +279,8 @@ async def test_a_held_waiting_job_stays_held_and_is_judged_when_released(
 async def test_a_held_job_whose_dependency_failed_ends_when_released(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     child = await after(layer, parent)
     await layer.holds.hold(ALICE, child)
     await run_to_end(world, layer, parent, JobStatus.TIMEOUT)
@@ -288,9 +294,8 @@ async def test_a_held_job_whose_dependency_failed_ends_when_released(
 async def test_an_admin_holds_and_releases_a_users_waiting_jobs_with_the_queued_ones(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     child = await after(layer, parent)
     held = await layer.holds.hold_all(ADMIN, "alice", "", release=False)
     assert sorted(held.changed) == sorted([parent, child])
@@ -304,9 +309,8 @@ async def test_an_admin_holds_and_releases_a_users_waiting_jobs_with_the_queued_
 async def test_every_member_of_an_array_waits_on_the_same_jobs(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world(max_concurrent_jobs={Role.ADMIN: 10, Role.DEVELOPER: 10, Role.GUEST: 1})
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world, max_concurrent_jobs=ROOMY)
+    parent = await plain(layer)
     array = ArrayRequest(
         job=submit_request(depends_on=(parent,), dependency="afterany"),
         parameter_sets=[{"theta": str(n)} for n in range(3)],
@@ -326,9 +330,8 @@ async def test_every_member_of_an_array_waits_on_the_same_jobs(
 async def test_an_array_whose_dependency_failed_is_refused_whole(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     await run_to_end(world, layer, parent, JobStatus.FAILED)
     array = ArrayRequest(
         job=submit_request(depends_on=(parent,)),
@@ -343,9 +346,8 @@ async def test_an_array_whose_dependency_failed_is_refused_whole(
 async def test_a_watcher_sees_a_waiting_job_queue(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     child = await after(layer, parent)
     views = layer.submissions.watch(ALICE, child)
     assert isinstance(views, AsyncGenerator)
@@ -359,13 +361,12 @@ async def test_a_watcher_sees_a_waiting_job_queue(
 async def test_a_restart_restores_waiting_jobs_and_judges_them(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world(max_concurrent_jobs={Role.ADMIN: 10, Role.DEVELOPER: 10, Role.GUEST: 1})
-    layer = await world.start_layer()
-    running = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world, max_concurrent_jobs=ROOMY)
+    running = await plain(layer)
     assignment = await layer.executions.assign("qpu", "agent-1", 0)
     assert assignment is not None
     child = await after(layer, running)
-    gone_parent = await layer.submissions.submit(ALICE, submit_request())
+    gone_parent = await plain(layer)
     orphan = await after(layer, gone_parent, condition="afterany")
     # The replica ended this parent in the table, then died before it judged the orphan.
     now = world.clock()
@@ -387,9 +388,8 @@ async def test_a_restart_restores_waiting_jobs_and_judges_them(
 async def test_a_dependency_whose_record_expired_ends_afterok_and_allows_afterany(
     service_world: Callable[..., ServiceWorld],
 ) -> None:
-    world = service_world()
-    layer = await world.start_layer()
-    parent = await layer.submissions.submit(ALICE, submit_request())
+    world, layer = await start(service_world)
+    parent = await plain(layer)
     strict = await after(layer, parent)
     lenient = await after(layer, parent, condition="afterany")
     del world.store._jobs[parent]  # DynamoDB's TTL deleted it (the table keeps no tombstone)
@@ -407,7 +407,7 @@ async def test_two_replicas_one_ends_the_parent_the_other_knows_the_child(
 ) -> None:
     world = service_world()
     one, two = await world.start_layer(), await world.start_layer()
-    parent = await one.submissions.submit(ALICE, submit_request())
+    parent = await plain(one)
     await two.replica_sync.sync_once()  # two knows the parent, queued
     child = await after(one, parent)  # two does not know the child yet
     assignment = await two.executions.assign("qpu", "agent-2", 0)
@@ -433,7 +433,7 @@ async def test_a_replica_adopts_another_ones_waiting_jobs_and_both_count_them(
 ) -> None:
     world = service_world(max_concurrent_jobs={Role.ADMIN: 10, Role.DEVELOPER: 2, Role.GUEST: 1})
     one, two = await world.start_layer(), await world.start_layer()
-    parent = await one.submissions.submit(ALICE, submit_request())
+    parent = await plain(one)
     child = await after(one, parent)
     counts = await two.replica_sync.sync_once()
     assert (counts.queued_added, counts.waiting_added) == (1, 1)
