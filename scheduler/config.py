@@ -222,7 +222,9 @@ class SchedulerConfig:
     )
     max_concurrent_jobs: Mapping[Role, int] = keyed_options(
         {Role.ADMIN: 1000, Role.DEVELOPER: 10, Role.GUEST: 5},
-        _per_role("MAX_CONCURRENT_JOBS", positive_int, "queued + running jobs per %s token"),
+        _per_role(
+            "MAX_CONCURRENT_JOBS", positive_int, "queued + waiting + running jobs per %s token"
+        ),
     )
     max_job_bytes: Mapping[Role, int] = keyed_options(
         {Role.ADMIN: 10 * MIB, Role.DEVELOPER: 10 * MIB, Role.GUEST: MIB},

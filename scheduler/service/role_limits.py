@@ -16,7 +16,7 @@ from scheduler.service.replica_jobs import ReplicaJobs
 @dataclass(frozen=True)
 class RoleLimits:
     role: Role
-    active_jobs: int  # queued + running, as the concurrent-jobs limit counts them
+    active_jobs: int  # queued + waiting + running, as the concurrent-jobs limit counts them
     running_jobs: int
     max_concurrent_jobs: int
     max_job_bytes: int

@@ -1,9 +1,9 @@
-"""Per-token count of queued + running jobs (SCHEDULER_MAX_CONCURRENT_JOBS_<ROLE>).
+"""Per-token count of queued + waiting + running jobs (SCHEDULER_MAX_CONCURRENT_JOBS_<ROLE>).
 
 Counted by job id, not by a number: with several replicas one job is learned
 more than once (its own submission, then the replica sync; a report through
 another replica), and it must count once; releasing a job this replica never
-counted must change nothing. The replica sync adds every QUEUED and RUNNING
+counted must change nothing. The replica sync adds every QUEUED, WAITING and RUNNING
 job in the table, so the limit holds across replicas up to one sync interval.
 """
 
