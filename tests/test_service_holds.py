@@ -15,6 +15,7 @@ from scheduler.domain.errors import (
     ResourceExhausted,
 )
 from scheduler.domain.jobs import JobStatus, Role
+from scheduler.service.job_arrays import ArrayRequest
 from tests.service_harness import ADMIN, ServiceWorld, principal, submit_request
 
 pytestmark = pytest.mark.asyncio
@@ -208,3 +209,24 @@ async def test_a_release_through_a_replica_that_saw_the_job_run_queues_it_there_
     assert one.lifecycle.jobs.tracked(job_id) is None
     assert one.lifecycle.jobs.is_queued(job_id)
     assert one.lifecycle.jobs.check_invariants() == []
+
+
+async def test_holding_a_throttled_arrays_job_frees_its_slot_on_a_replica_that_saw_it_run(
+    service_world: Callable[..., ServiceWorld],
+) -> None:
+    world = service_world()
+    one, two = await world.start_layer(), await world.start_layer()
+    array = ArrayRequest(
+        job=submit_request(),
+        parameter_sets=[{"n": "0"}, {"n": "1"}],
+        member_bytes=[150, 150],
+        max_running=1,
+    )
+    _, (first, second) = await one.arrays.submit(ALICE, array)
+    taken = await one.executions.assign("qpu", "agent-1", 0)
+    assert taken is not None and taken.job.job_id == first
+    await two.replica_sync.sync_once()
+    await two.administration.requeue(ADMIN, first)
+    await one.holds.hold(ALICE, first)  # one still had it running: its slot is free now
+    again = await one.executions.assign("qpu", "agent-1", 0)
+    assert again is not None and again.job.job_id == second
