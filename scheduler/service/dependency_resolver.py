@@ -23,6 +23,8 @@ from scheduler.service.waiting_jobs import WaitingJobs
 
 log = logging.getLogger(__name__)
 
+_WRITES_AT_ONCE = 16
+
 Read = Callable[[Collection[str]], Awaitable[dict[str, JobRecord]]]
 Decide = Callable[[str, Verdict], Awaitable[JobRecord | None]]
 
@@ -72,14 +74,23 @@ class DependencyResolver:
         if not jobs:
             return {}
         records = await self._read({d for job in jobs for d in job.depends_on})
-        changed: dict[str, JobRecord] = {}
+        decided: list[tuple[str, Verdict]] = []
         for job in jobs:
             states = {d: (r.status if (r := records.get(d)) else None) for d in job.depends_on}
             verdict = judge(job.condition, states)
             if verdict.outcome is Outcome.WAITING:
                 job.pending = frozenset(verdict.pending)
-            elif job.job_id in self._waiting:  # not decided meanwhile
-                decided = await self._decide(job.job_id, verdict)
-                if decided is not None:
-                    changed[job.job_id] = decided
+            else:
+                decided.append((job.job_id, verdict))
+        changed: dict[str, JobRecord] = {}
+        # A parent of a large array frees all its members at once: a few writes at a time.
+        for start in range(0, len(decided), _WRITES_AT_ONCE):
+            chunk = decided[start : start + _WRITES_AT_ONCE]
+            after = await asyncio.gather(*(self._apply(job_id, v) for job_id, v in chunk))
+            changed.update((record.job_id, record) for record in after if record is not None)
         return changed
+
+    async def _apply(self, job_id: str, verdict: Verdict) -> JobRecord | None:
+        if job_id not in self._waiting:  # decided meanwhile
+            return None
+        return await self._decide(job_id, verdict)

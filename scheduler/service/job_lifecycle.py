@@ -659,14 +659,15 @@ class JobLifecycle:
 
     # --- dependencies: a WAITING job queues or ends as they decide ------------------
 
+    # Judging runs on the submission port's threads: the execution port's few serve agents.
     async def _read_many(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
-        return await self._io.execution.run(self._store.get_many, job_ids)
+        return await self._io.submission.run(self._store.get_many, job_ids)
 
     async def _decide(self, job_id: str, verdict: Verdict) -> JobRecord | None:
         """WAITING -> QUEUED (eligible) or CANCELLED (impossible); None if it moved meanwhile."""
         now = self._clock()
         if verdict.outcome is Outcome.ELIGIBLE:
-            promoted = await self._io.execution.run(self._store.promote_waiting, job_id, now)
+            promoted = await self._io.submission.run(self._store.promote_waiting, job_id, now)
             if promoted is not None:
                 if await self._requeue(promoted):
                     log.warning("job %s queued beyond SCHEDULER_MAX_QUEUE_BYTES", job_id)
@@ -675,13 +676,13 @@ class JobLifecycle:
         else:
             detail = f"dependency {verdict.reason}"
             cancel, expiry = self._store.cancel_waiting, self.job_expiry(now)
-            ended = await self._io.execution.run(lambda: cancel(job_id, detail, now, expiry))
+            ended = await self._io.submission.run(lambda: cancel(job_id, detail, now, expiry))
             if ended is not None:
                 self._ended(ended)
                 log.info("job %s CANCELLED: %s", job_id, detail)
                 return ended
         # Held, cancelled or decided through another replica: follow the record.
-        job = await self._io.execution.run(self._store.get, job_id)
+        job = await self._io.submission.run(self._store.get, job_id)
         await self.adopt(job_id, job, {}, now, SyncCounts())
         return None
 

@@ -86,7 +86,9 @@ def stores_inline(request: SubmitRequest, limit_bytes: int) -> bool:
     if request.save_job or limit_bytes <= 0 or len(request.payload) > limit_bytes:
         return False
     parameters = sum(len(k.encode()) + len(v.encode()) for k, v in request.parameters.items())
-    return len(request.payload) + parameters + _RECORD_MARGIN_BYTES <= _ITEM_LIMIT_BYTES
+    dependencies = sum(len(job_id.encode()) + 3 for job_id in request.depends_on)  # '"id",'
+    record = parameters + dependencies + _RECORD_MARGIN_BYTES
+    return len(request.payload) + record <= _ITEM_LIMIT_BYTES
 
 
 POSITION_WAIT_S = 5.0
