@@ -18,6 +18,7 @@ import pytest
 
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.aws.provision import provision
+from scheduler.domain.dependencies import MAX_DEPENDENCIES
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import JobRecord, JobStatus
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
@@ -578,6 +579,12 @@ def test_a_waiting_job_is_stored_with_its_dependencies_and_listed_as_waiting(
         ALICE, status=JobStatus.WAITING, backend=None, page_size=10, page_token=""
     )
     assert {j.job_id for j in page.jobs} == {job.job_id, bulk.job_id}
+
+
+def test_a_job_naming_the_most_dependencies_is_stored_whole(store: JobStore) -> None:
+    many = [str(uuid.uuid4()) for _ in range(MAX_DEPENDENCIES)]
+    job = created(store, replace(new_job(), status=JobStatus.WAITING, depends_on=many))
+    assert store.get(job.job_id) == job
 
 
 def test_promote_waiting_queues_the_job_with_its_queue_age_starting_then(store: JobStore) -> None:
