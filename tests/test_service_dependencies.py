@@ -235,6 +235,21 @@ async def test_waiting_jobs_count_toward_the_limit_and_take_queue_bytes_only_onc
     assert filler
 
 
+async def test_a_full_queue_refuses_new_queued_jobs_but_not_waiting_ones(
+    service_world: Callable[..., ServiceWorld],
+) -> None:
+    _, layer = await start(service_world, max_queue_bytes=300)
+    parent = await layer.submissions.submit(ALICE, submit_request(payload=b"p" * 100))
+    await layer.holds.hold(ALICE, parent)
+    await layer.submissions.submit(ALICE, submit_request(payload=b"q" * 100))
+    await layer.holds.release(ADMIN, parent)  # an admin's release passes the budget
+    assert layer.lifecycle.jobs.queued_bytes("qpu") == 400  # of 300
+    with pytest.raises(ResourceExhausted, match="the queue is full"):
+        await layer.submissions.submit(ALICE, submit_request(payload=b"r" * 100))
+    child = await after(layer, parent, payload=b"c" * 100)
+    assert (await status_of(layer, child))[0] is JobStatus.WAITING
+
+
 async def test_a_waiting_job_can_be_cancelled_failed_and_not_requeued(
     service_world: Callable[..., ServiceWorld],
 ) -> None:

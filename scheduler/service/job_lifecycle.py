@@ -188,7 +188,7 @@ class JobLifecycle:
                 )
             acquired.append(job_id)
         total = 0 if waiting_on is not None else sum(size for _, size in members)
-        if not self._queues.try_reserve(total):
+        if total and not self._queues.try_reserve(total):  # waiting jobs take none
             for job_id in acquired:
                 self._usage.release(owner, job_id)
             raise ResourceExhausted(
@@ -323,7 +323,7 @@ class JobLifecycle:
                 f"(SCHEDULER_MAX_CONCURRENT_JOBS_{role.value.upper()}); "
                 "wait for one to finish or cancel one (waiting jobs count too)"
             )
-        if not self._queues.try_reserve(size_bytes):
+        if size_bytes and not self._queues.try_reserve(size_bytes):  # a waiting job takes none
             self._usage.release(owner, job_id)
             raise ResourceExhausted(
                 f"the queue is full ({self._queues.used_bytes} of {self._queues.max_bytes} bytes, "
