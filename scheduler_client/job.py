@@ -60,11 +60,12 @@ class Job:
         return self._client.cancel_job(self.id)
 
     def hold(self) -> JobInfo:
-        """Keep a queued job off every agent until `release` (it leaves the line)."""
+        """Keep a queued or waiting job off every agent until `release` (it leaves the line)."""
         return self._client.hold_job(self.id)
 
     def release(self) -> JobInfo:
-        """Queue a held job again; its queue age starts now."""
+        """Queue a held job again, its queue age starting now; a job whose dependencies
+        have not ended yet goes back to WAITING instead."""
         return self._client.release_job(self.id)
 
     def result(self) -> bytes:

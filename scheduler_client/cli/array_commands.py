@@ -8,7 +8,9 @@ from pathlib import Path
 
 from scheduler_client.cli import exit_codes
 from scheduler_client.cli.connection import UsageError, client_from_args
+from scheduler_client.cli.dependency_options import dependency_hints
 from scheduler_client.cli.formatting import Output, jobs_table
+from scheduler_client.dependencies import DependencyCondition
 from scheduler_client.job_array import ArrayStatus
 from scheduler_client.job_info import JobStatus
 
@@ -65,13 +67,16 @@ def run_submit_array(
     program: bytes,
     program_format: str,
     parameters: dict[str, str],
+    dependencies: tuple[list[str], DependencyCondition],
 ) -> int:
+    """`dependencies`: the job ids every job of the array waits for, and the condition."""
     if args.wait or args.output:
         raise UsageError("--wait/-o work on one job; with --array run `berth wait ARRAY_ID`")
     if args.max_running < 0:
         raise UsageError("--max-running must be 0 (no limit) or more")
     parameter_sets = read_parameter_sets(args.array)
-    with client_from_args(args) as client:
+    after, condition = dependencies
+    with client_from_args(args) as client, dependency_hints(after):
         submitted = client.submit_array(
             program,
             parameter_sets,
@@ -83,6 +88,8 @@ def run_submit_array(
             max_running=args.max_running,
             save_job=args.save_job,
             idempotency_key=args.idempotency_key,
+            depends_on=after,
+            condition=condition,
         )
     if output.json_mode:
         output.json(submitted.to_json())
