@@ -1,14 +1,16 @@
-"""Dependencies on the client's side: what `--after`/`--dependency` and `depends_on` send,
-how a WAITING job is shown, and what a refused command line says (exit 2, before any call).
+"""`berth submit --after/--condition/--dependency`, `depends_on`, and WAITING jobs shown.
 
-The scheduler's side of the same words is proven against a real system in
-tests/test_client_cli_dependencies.py and with real processes in
-tests/test_dependencies_processes.py.
+First the client alone: what is sent for which words, how a WAITING job is
+shown, what a refused command line says (exit 2, before any call). Then the
+same commands against a real scheduler; with real processes (agents, kill -9,
+two replicas) in tests/test_dependencies_processes.py.
 """
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -20,7 +22,18 @@ from scheduler_client.cli.formatting import job_details, status_phrase
 from scheduler_client.cli.main import build_parser, main
 from scheduler_client.job_array import ArraySubmission
 from scheduler_client.job_info import JobInfo
-from tests.client_harness import closed_port, write_program
+from tests.agent_helpers import FAILURE
+from tests.berth_system import BerthSystem
+from tests.client_harness import (
+    RunCli,
+    agent_runs_next_job,
+    closed_port,
+    submit_id,
+    write_program,
+)
+from tests.replica_processes import poll_until
+
+pytest_plugins = ["tests.client_fixtures"]  # `cli`, `program`
 
 AFTER_OK = submission_pb2.DEPENDENCY_CONDITION_AFTER_OK
 AFTER_ANY = submission_pb2.DEPENDENCY_CONDITION_AFTER_ANY
@@ -167,3 +180,129 @@ def test_not_found_on_a_submission_with_dependencies_says_which_ids_it_means() -
     with pytest.raises(NotFoundError) as plain, dependency_hints([]):
         raise refused
     assert plain.value is refused
+
+
+# --- against a real scheduler -------------------------------------------------------------
+# One system for the module: each test leaves no emulator job queued, so an agent's next job
+# is always the one the test means; jobs that must never run go to `qpu`, which no agent serves.
+
+
+@pytest.fixture
+def berth_system(module_berth_system: BerthSystem) -> BerthSystem:
+    return module_berth_system
+
+
+def submit_json(cli: RunCli, program: Path, *options: str, backend: str = "emulator") -> Any:
+    ran = cli("submit", str(program), "--backend", backend, *options, "--json")
+    assert ran.code == 0, ran.err
+    return ran.json()
+
+
+def wait_json(cli: RunCli, job_id: str, exit_code: int) -> Any:
+    ran = cli("wait", job_id, "--json")
+    assert ran.code == exit_code, ran.err
+    return ran.json()
+
+
+def test_a_job_waits_for_its_parent_shown_by_status_and_list_then_runs(
+    berth_system: BerthSystem, cli: RunCli, program: Path
+) -> None:
+    parent = submit_id(cli, program)
+    child = submit_json(cli, program, "--after", parent)
+    assert (child["status"], child["dependencies"], child["condition"]) == (
+        "WAITING", [parent], "afterok"
+    )  # fmt: skip
+    assert "waiting for" in child["detail"] and parent in child["detail"]
+    shown = cli("status", child["job_id"]).out
+    assert "status      WAITING: waiting for" in shown
+    assert f"depends on  afterok: {parent}" in shown
+    waiting = [job["job_id"] for job in cli("list", "--status", "waiting", "--json").json()]
+    assert child["job_id"] in waiting and parent not in waiting
+
+    assert agent_runs_next_job(berth_system) == parent  # the waiting child was not dispatched
+    assert agent_runs_next_job(berth_system) == child["job_id"]
+    assert wait_json(cli, child["job_id"], 0)["status"] == "COMPLETED"
+
+
+def test_a_failed_parent_cancels_its_afterok_child_and_an_afterany_child_runs(
+    berth_system: BerthSystem, cli: RunCli, program: Path
+) -> None:
+    parent = submit_id(cli, program)
+    needs_ok = submit_json(cli, program, "--after", parent)["job_id"]
+    any_end = submit_json(cli, program, "--dependency", f"afterany:{parent}")["job_id"]
+    assert agent_runs_next_job(berth_system, FAILURE, "boom") == parent
+    cancelled = wait_json(cli, needs_ok, 1)
+    assert cancelled["status"] == "CANCELLED"
+    assert parent in cancelled["detail"] and "FAILED" in cancelled["detail"]
+    assert agent_runs_next_job(berth_system) == any_end
+    assert wait_json(cli, any_end, 0)["status"] == "COMPLETED"
+
+
+def test_an_array_stands_for_each_of_its_jobs_and_an_array_can_wait_as_a_whole(
+    cli: RunCli, program: Path, tmp_path: Path
+) -> None:
+    params = tmp_path / "params.jsonl"
+    params.write_text('{"i": 0}\n{"i": 1}\n')
+    sweep = submit_json(cli, program, "--array", str(params), backend="qpu")
+    analysis = submit_json(cli, program, "--after", sweep["array_id"], backend="qpu")
+    assert analysis["dependencies"] == sweep["job_ids"]
+    later = submit_json(
+        cli, program, "--array", str(params), "--after", analysis["job_id"],
+        "--condition", "afterany", backend="qpu",
+    )  # fmt: skip
+    member = cli("status", later["job_ids"][1], "--json").json()
+    assert (member["status"], member["dependencies"]) == ("WAITING", [analysis["job_id"]])
+    assert (member["array_id"], member["array_index"]) == (later["array_id"], 1)
+    assert f"array       {later['array_id']}, index 1" in cli("status", member["job_id"]).out
+
+    cli("cancel", sweep["array_id"])  # afterok can no longer hold: the analysis ends
+    ended = wait_json(cli, analysis["job_id"], 1)
+    assert ended["status"] == "CANCELLED" and "CANCELLED" in ended["detail"]
+    # afterany on the analysis: its end queues the whole later array
+    poll_until(
+        lambda: cli("status", later["array_id"], "--json").json()["counts"] == {"QUEUED": 2},
+        30,
+        "the later array to be queued",
+    )
+    assert cli("cancel", later["array_id"], "--json").json()["cancelled"] == 2
+
+
+def test_hold_and_release_of_a_waiting_job(cli: RunCli, program: Path) -> None:
+    parent = submit_id(cli, program, "--backend", "qpu")
+    child = submit_json(cli, program, "--after", parent, backend="qpu")["job_id"]
+    assert cli("hold", child, "--json").json()["status"] == "HELD"
+    released = cli("release", child, "--json").json()
+    assert (released["status"], released["dependencies"]) == ("WAITING", [parent])
+    cli("cancel", parent)
+    assert wait_json(cli, child, 1)["status"] == "CANCELLED"
+
+
+def test_dependencies_that_cannot_be_named_or_cannot_hold_are_refused_with_nothing_stored(
+    cli: RunCli, program: Path
+) -> None:
+    def jobs() -> int:
+        return len(cli("list", "--limit", "0", "--json").json())
+
+    before = jobs()
+    unknown = cli("submit", str(program), "--backend", "qpu", "--after", "no-such-job")
+    assert unknown.code == 4, unknown.err
+    assert "no-such-job not found" in unknown.err and "nothing was submitted" in unknown.err
+    guests = submit_id(cli, program, "--backend", "qpu", "--role", "guest")
+    foreign = cli("submit", str(program), "--backend", "qpu", "--after", guests)
+    assert foreign.code == 4 and f"{guests} not found" in foreign.err  # reads as unknown
+    array = cli("submit", str(program), "--backend", "qpu", "--after", f"array-{uuid.uuid4()}")
+    assert array.code == 4, array.err
+
+    ended = submit_id(cli, program, "--backend", "qpu")
+    cli("cancel", ended)
+    after_before = jobs()
+    impossible = cli("submit", str(program), "--backend", "qpu", "--after", ended, "--json")
+    assert impossible.code == 1, impossible.err
+    assert impossible.json()["error"]["code"] == "FAILED_PRECONDITION"
+    assert ended in impossible.err and "afterok" in impossible.err
+    assert jobs() == after_before == before + 1  # only `ended` itself was stored
+
+    satisfied = submit_json(cli, program, "--after", ended, "--condition", "afterany",
+                            backend="qpu")  # fmt: skip
+    assert satisfied["status"] == "QUEUED"  # already decided: queued at once
+    cli("cancel", satisfied["job_id"])
