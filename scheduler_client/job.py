@@ -75,7 +75,7 @@ class Job:
     def log(self) -> bytes:
         """What the job's program printed (its agent keeps the tail), once the job has ended.
 
-        FailedPreconditionError while the job is queued or running (wait() first) and
+        FailedPreconditionError before the job has ended (wait() first) and
         for a job whose agent uploaded no log.
         """
         return self._download("log", lambda: self._client.log_url(self.id))
