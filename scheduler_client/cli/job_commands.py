@@ -165,30 +165,29 @@ def run_submit(args: argparse.Namespace, output: Output) -> int:
     if args.shots <= 0:
         raise UsageError("--shots must be positive")
     program = _read_program(args.file)
-    program_format = _format_for(args.file, args.format)
-    parameters = _parameters(args.param)
     after, condition = dependency_options.dependencies_from_args(args)
+    settings = array_commands.SubmitSettings(
+        format=_format_for(args.file, args.format),
+        backend=args.backend,
+        shots=args.shots,
+        timeout=args.timeout,
+        parameters=_parameters(args.param),
+        save_job=args.save_job,
+        idempotency_key=args.idempotency_key,
+        depends_on=after,
+        condition=condition,
+    )
     if args.array:
-        return array_commands.run_submit_array(
-            args, output, program, program_format, parameters, (after, condition)
-        )
+        return array_commands.run_submit_array(args, output, program, settings)
     if args.max_running:
         raise UsageError("--max-running needs --array")
     with client_from_args(args) as client:
         with dependency_options.dependency_hints(after):
             job = client.submit(
                 program,
-                format=program_format,
-                backend=args.backend,
-                shots=args.shots,
-                timeout=args.timeout,
-                parameters=parameters,
-                save_job=args.save_job,
-                idempotency_key=args.idempotency_key,
+                **settings,
                 max_attempts=args.max_attempts,
                 retry_on_failure=args.retry_on_failure,
-                depends_on=after,
-                condition=condition,
             )
         if not args.wait:
             if output.json_mode:
