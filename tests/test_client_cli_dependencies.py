@@ -175,8 +175,15 @@ def test_not_found_on_a_submission_with_dependencies_says_which_ids_it_means() -
     refused = NotFoundError(grpc.StatusCode.NOT_FOUND, "job p1 not found", "SubmitJob")
     with pytest.raises(NotFoundError) as caught, dependency_hints(["p1"]):
         raise refused
-    assert caught.value.message.startswith("job p1 not found (--after/--dependency name your own")
-    assert caught.value.message.endswith("nothing was submitted")
+    assert caught.value.message == (
+        "job p1 not found; nothing was submitted (`berth list` shows your jobs)"
+    )
+    array = NotFoundError(grpc.StatusCode.NOT_FOUND, "array a1 not found", "GetJobArray")
+    with pytest.raises(NotFoundError) as expanded, dependency_hints(["a1"]):
+        raise array
+    assert expanded.value.message.startswith(
+        "array a1 not found (an array given to --after/--dependency); nothing was submitted"
+    )
     with pytest.raises(NotFoundError) as plain, dependency_hints([]):
         raise refused
     assert plain.value is refused
@@ -286,7 +293,7 @@ def test_dependencies_that_cannot_be_named_or_cannot_hold_are_refused_with_nothi
     before = jobs()
     unknown = cli("submit", str(program), "--backend", "qpu", "--after", "no-such-job")
     assert unknown.code == 4, unknown.err
-    assert "no-such-job not found" in unknown.err and "nothing was submitted" in unknown.err
+    assert "job no-such-job not found" in unknown.err and "nothing was submitted" in unknown.err
     guests = submit_id(cli, program, "--backend", "qpu", "--role", "guest")
     foreign = cli("submit", str(program), "--backend", "qpu", "--after", guests)
     assert foreign.code == 4 and f"{guests} not found" in foreign.err  # reads as unknown

@@ -95,14 +95,13 @@ def dependencies_from_args(args: argparse.Namespace) -> tuple[list[str], Depende
 
 @contextmanager
 def dependency_hints(job_ids: list[str]) -> Iterator[None]:
-    """A submission naming jobs it depends on: NOT_FOUND can only be about one of those."""
+    """A submission naming jobs it depends on: NOT_FOUND can only be about one of those,
+    or about an array among them, which the scheduler's words would not say."""
     try:
         yield
     except NotFoundError as error:
         if not job_ids:
             raise
-        hint = (
-            f"{error.message} (--after/--dependency name your own existing jobs or arrays; "
-            "`berth list` shows them); nothing was submitted"
-        )
+        named = " (an array given to --after/--dependency)" if error.method == "GetJobArray" else ""
+        hint = f"{error.message}{named}; nothing was submitted (`berth list` shows your jobs)"
         raise NotFoundError(error.code, hint, error.method) from None
