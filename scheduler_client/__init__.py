@@ -9,6 +9,7 @@ with Client("localhost:8082") as client:
 """
 
 from scheduler_client.client import DEFAULT_CALL_TIMEOUT_S, Client
+from scheduler_client.dependencies import DependencyCondition
 from scheduler_client.errors import (
     AuthenticationError,
     BerthError,
@@ -48,6 +49,7 @@ __all__ = [
     "BerthRpcError",
     "Client",
     "DeadlineExceededError",
+    "DependencyCondition",
     "FailedPreconditionError",
     "InternalError",
     "InvalidArgumentError",

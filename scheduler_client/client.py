@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
@@ -21,15 +21,24 @@ from google.protobuf import duration_pb2
 
 from berth_common.times import to_duration, to_timestamp
 from scheduler_client.call_failures import explain, not_worth_retrying
+from scheduler_client.dependencies import DependencyCondition, dependencies_pb
 from scheduler_client.errors import BerthRpcError, WaitTimeoutError
 from scheduler_client.job import Job
-from scheduler_client.job_array import ArrayCancelOutcome, ArrayStatus, ArraySubmission
+from scheduler_client.job_array import (
+    ArrayCancelOutcome,
+    ArrayStatus,
+    ArraySubmission,
+    is_array_id,
+)
 from scheduler_client.job_info import CancelOutcome, JobInfo, JobStatus, ResultLink
 from scheduler_client.retry import RetryPolicy, call_with_retry
 from scheduler_client.role_limits import RoleLimits
 from scheduler_client.service_status import ServiceStatus
 from scheduler_client.token_source import resolve_token
 from scheduler_client.usage_report import UsageGrouping, UsageReport
+
+# What a job may be said to depend on: job ids, array ids (each of its jobs), handles.
+Dependency = str | Job | ArraySubmission
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -178,11 +187,14 @@ class Client:
         idempotency_key: str | None = None,
         max_attempts: int = 0,
         retry_on_failure: bool = False,
+        depends_on: Dependency | Iterable[Dependency] = (),
+        condition: DependencyCondition | str = DependencyCondition.AFTER_OK,
     ) -> Job:
         """Queue `program`; `timeout` (seconds or timedelta) bounds its run on the backend.
 
         `max_attempts` (0: the scheduler's maximum) bounds the runs after lost agents
-        and, with `retry_on_failure`, after failed runs.
+        and, with `retry_on_failure`, after failed runs. With `depends_on` the job
+        is WAITING until those jobs ended as `condition` asks (see `dependencies`).
 
         Every attempt of one call carries the same idempotency key (a fresh
         random one unless given), so a retry after a lost answer returns the
@@ -196,6 +208,7 @@ class Client:
                 idempotency_key=key,
                 max_attempts=max_attempts,
                 retry_on_failure=retry_on_failure,
+                dependencies=self.dependencies(depends_on, condition),
             ),
         )
         response = self._unary("SubmitJob", self._stub.SubmitJob, request)
@@ -214,11 +227,14 @@ class Client:
         max_running: int = 0,
         save_job: bool = False,
         idempotency_key: str | None = None,
+        depends_on: Dependency | Iterable[Dependency] = (),
+        condition: DependencyCondition | str = DependencyCondition.AFTER_OK,
     ) -> ArraySubmission:
         """Queue one job of `program` per parameter set (each merged over `parameters`).
 
         All are accepted or none; `max_running` > 0 lets at most that many run at
         once. Retries carry one idempotency key, so they return the same array.
+        With `depends_on`, every job of the array waits on the same jobs.
         """
         key = idempotency_key or uuid.uuid4().hex
         request = submission_pb2.SubmitJobArrayRequest(
@@ -226,11 +242,38 @@ class Client:
             parameter_sets=[
                 submission_pb2.ParameterSet(parameters=dict(s)) for s in parameter_sets
             ],
-            options=submission_pb2.SubmitOptions(save_job=save_job, idempotency_key=key),
+            options=submission_pb2.SubmitOptions(
+                save_job=save_job,
+                idempotency_key=key,
+                dependencies=self.dependencies(depends_on, condition),
+            ),
             max_running=max_running,
         )
         response = self._unary("SubmitJobArray", self._stub.SubmitJobArray, request)
         return ArraySubmission(response.array_id, list(response.job_ids))
+
+    def dependencies(
+        self, depends_on: Dependency | Iterable[Dependency], condition: DependencyCondition | str
+    ) -> submission_pb2.Dependencies | None:
+        """What `depends_on` names, as sent: an array (its id or its submission) stands for
+        each of its jobs, read with one GetJobArray per array id; each job once, in order.
+
+        ValueError for an unknown condition, even without dependencies.
+        """
+        condition = DependencyCondition.parse(condition)
+        if isinstance(depends_on, str | Job | ArraySubmission):
+            depends_on = [depends_on]  # one dependency, not the characters of an id
+        job_ids: list[str] = []
+        for item in depends_on:
+            if isinstance(item, Job):
+                job_ids.append(item.id)
+            elif isinstance(item, ArraySubmission):
+                job_ids.extend(item.job_ids)
+            elif is_array_id(item):
+                job_ids.extend(job.job_id for job in self.array_status(item).jobs)
+            else:
+                job_ids.append(item)
+        return dependencies_pb(job_ids, condition)
 
     def array_status(self, array_id: str) -> ArrayStatus:
         """Every job of the array and how many are in each status."""
@@ -285,12 +328,13 @@ class Client:
         )
 
     def hold_job(self, job_id: str) -> JobInfo:
-        """QUEUED -> HELD: no agent gets it until `release_job` (HELD stays HELD)."""
+        """QUEUED or WAITING -> HELD: no agent gets it until `release_job` (HELD stays HELD)."""
         request = submission_pb2.HoldJobRequest(job_id=job_id)
         return JobInfo.from_pb(self._unary("HoldJob", self._stub.HoldJob, request))
 
     def release_job(self, job_id: str) -> JobInfo:
-        """HELD -> QUEUED, at the back of the line (ResourceExhaustedError at the limit)."""
+        """HELD -> QUEUED, at the back of the line (ResourceExhaustedError at the limit), or
+        WAITING for a job whose dependencies have not ended."""
         request = submission_pb2.ReleaseJobRequest(job_id=job_id)
         return JobInfo.from_pb(self._unary("ReleaseJob", self._stub.ReleaseJob, request))
 

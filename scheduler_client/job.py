@@ -60,11 +60,12 @@ class Job:
         return self._client.cancel_job(self.id)
 
     def hold(self) -> JobInfo:
-        """Keep a queued job off every agent until `release` (it leaves the line)."""
+        """Keep a queued or waiting job off every agent until `release` (it leaves the line)."""
         return self._client.hold_job(self.id)
 
     def release(self) -> JobInfo:
-        """Queue a held job again; its queue age starts now."""
+        """Queue a held job again, its queue age starting now; a job whose dependencies
+        have not ended yet goes back to WAITING instead."""
         return self._client.release_job(self.id)
 
     def result(self) -> bytes:
@@ -74,7 +75,7 @@ class Job:
     def log(self) -> bytes:
         """What the job's program printed (its agent keeps the tail), once the job has ended.
 
-        FailedPreconditionError while the job is queued or running (wait() first) and
+        FailedPreconditionError before the job has ended (wait() first) and
         for a job whose agent uploaded no log.
         """
         return self._download("log", lambda: self._client.log_url(self.id))

@@ -13,7 +13,7 @@ from berth_common.times import format_duration, seconds_of
 @dataclass(frozen=True)
 class RoleLimits:
     role: str
-    active_jobs: int  # queued + running, as the concurrent-jobs limit counts them
+    active_jobs: int  # queued + waiting + running, as the concurrent-jobs limit counts them
     running_jobs: int
     max_concurrent_jobs: int
     max_job_bytes: int
@@ -34,6 +34,7 @@ class RoleLimits:
 
     @property
     def queued_jobs(self) -> int:
+        """Queued, or WAITING on their dependencies: counted, not yet running."""
         return max(0, self.active_jobs - self.running_jobs)
 
     def to_json(self) -> dict[str, Any]:
@@ -43,8 +44,8 @@ class RoleLimits:
         rate = f"{self.rate_limit_per_second:g}/s" if self.rate_limit_per_second else "none"
         return [
             f"role: {self.role}",
-            f"jobs queued or running: {self.active_jobs} of {self.max_concurrent_jobs} "
-            f"({self.queued_jobs} queued, {self.running_jobs} running)",
+            f"jobs queued, waiting or running: {self.active_jobs} of {self.max_concurrent_jobs} "
+            f"({self.queued_jobs} queued or waiting, {self.running_jobs} running)",
             f"largest job: {self.max_job_bytes} bytes",
             f"longest timeout: {format_duration(self.max_timeout_s)}",
             f"request rate limit: {rate}",

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import grpc
 from berth.scheduler.v1 import job_pb2, submission_pb2
@@ -34,6 +35,8 @@ from scheduler.backend_status.backend_status import render_backend_status
 from scheduler.blob_store.s3_blob_store import S3BlobStore
 from scheduler.dev.dev_stack import DevNames, dev_backend_status
 from scheduler.job_store.dynamodb_job_store import DynamoDbJobStore
+from scheduler_client.client import Client
+from scheduler_client.job_info import JobStatus
 from tests.grpc_helpers import Submitter
 from token_database.registry import TokenRegistry
 from token_database.token_store import DynamoDbTokenStore
@@ -321,3 +324,37 @@ def submit_all(scheduler: SchedulerProcess, token: str, count: int) -> list[str]
     """`count` small jobs through `scheduler`, eight at a time; their ids in order."""
     with scheduler.user(token) as user, ThreadPoolExecutor(8) as pool:
         return list(pool.map(lambda n: user.submit(f"job {n}".encode()), range(count)))
+
+
+def berth(
+    scheduler: SchedulerProcess, cluster: Cluster, *args: str, exit_code: int = 0
+) -> dict[str, Any]:
+    """`berth ... --json` in a fresh process, with the developer token; its JSON answer
+    (`exit_code`: what the command must exit with)."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "scheduler_client", *args, "--json"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "BERTH_ADDRESS": scheduler.submission_address,
+            "BERTH_TOKEN": cluster.tokens["developer"],
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == exit_code, ran.stderr
+    document: dict[str, Any] = json.loads(ran.stdout)
+    return document
+
+
+def status_of(scheduler: SchedulerProcess, cluster: Cluster, job_id: str) -> JobStatus:
+    with Client(scheduler.submission_address, cluster.tokens["developer"]) as client:
+        return client.job(job_id).status().status
+
+
+def wait_status(
+    scheduler: SchedulerProcess, cluster: Cluster, job_id: str, status: JobStatus
+) -> None:
+    """Asked of the job's owner (an admin's ListJobs lists the admin's own jobs)."""
+    poll_until(lambda: status_of(scheduler, cluster, job_id) is status, 60, f"{job_id} {status}")

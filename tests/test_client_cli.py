@@ -169,7 +169,10 @@ def test_limits_show_the_roles_limits_and_the_callers_jobs(cli: RunCli, program:
         "rate_limit_per_second": 100.0,
     }
     human = cli("limits").out.splitlines()
-    assert human[:2] == ["role: developer", "jobs queued or running: 2 of 10 (2 queued, 0 running)"]
+    assert human[:2] == [
+        "role: developer",
+        "jobs queued, waiting or running: 2 of 10 (2 queued or waiting, 0 running)",
+    ]
 
 
 # --- the module entry point and durations ----------------------------------------------

@@ -6,10 +6,6 @@ a second replica puts it back in line; only a release does.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +15,7 @@ from berth.scheduler.v1 import job_pb2, submission_pb2
 from scheduler.admin.admin_client import AdminClient
 from scheduler_client.client import Client
 from scheduler_client.job_info import JobStatus
-from tests.replica_processes import Cluster, SchedulerProcess, poll_until
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.replica_processes import Cluster, berth, status_of, wait_status
 
 
 @pytest.fixture
@@ -29,37 +23,6 @@ def cluster(emulator: str, tmp_path: Path) -> Iterator[Cluster]:
     running = Cluster(emulator, tmp_path)
     yield running
     running.close()
-
-
-def berth(scheduler: SchedulerProcess, cluster: Cluster, *args: str) -> dict[str, object]:
-    """`berth ... --json` in a fresh process, with the developer token; its JSON answer."""
-    ran = subprocess.run(
-        [sys.executable, "-m", "scheduler_client", *args, "--json"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "BERTH_ADDRESS": scheduler.submission_address,
-            "BERTH_TOKEN": cluster.tokens["developer"],
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert ran.returncode == 0, ran.stderr
-    document: dict[str, object] = json.loads(ran.stdout)
-    return document
-
-
-def status_of(scheduler: SchedulerProcess, cluster: Cluster, job_id: str) -> JobStatus:
-    with Client(scheduler.submission_address, cluster.tokens["developer"]) as client:
-        return client.job(job_id).status().status
-
-
-def wait_status(
-    scheduler: SchedulerProcess, cluster: Cluster, job_id: str, status: JobStatus
-) -> None:
-    """Asked of the job's owner (an admin's ListJobs lists the admin's own jobs)."""
-    poll_until(lambda: status_of(scheduler, cluster, job_id) is status, 60, f"{job_id} {status}")
 
 
 def test_a_held_job_runs_on_no_agent_until_released(cluster: Cluster) -> None:

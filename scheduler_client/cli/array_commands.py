@@ -5,12 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TypedDict
 
 from scheduler_client.cli import exit_codes
 from scheduler_client.cli.connection import UsageError, client_from_args
+from scheduler_client.cli.dependency_options import dependency_hints
 from scheduler_client.cli.formatting import Output, jobs_table
+from scheduler_client.dependencies import DependencyCondition
 from scheduler_client.job_array import ArrayStatus
 from scheduler_client.job_info import JobStatus
+
+
+class SubmitSettings(TypedDict):
+    """What `berth submit` passes alike to `Client.submit` and `Client.submit_array`."""
+
+    format: str
+    backend: str
+    shots: int
+    timeout: float
+    parameters: dict[str, str]
+    save_job: bool
+    idempotency_key: str | None
+    depends_on: list[str]
+    condition: DependencyCondition
 
 
 def add_submit_options(submit: argparse.ArgumentParser) -> None:
@@ -60,29 +77,16 @@ def _text(value: object, path: str, number: int) -> str:
 
 
 def run_submit_array(
-    args: argparse.Namespace,
-    output: Output,
-    program: bytes,
-    program_format: str,
-    parameters: dict[str, str],
+    args: argparse.Namespace, output: Output, program: bytes, settings: SubmitSettings
 ) -> int:
     if args.wait or args.output:
         raise UsageError("--wait/-o work on one job; with --array run `berth wait ARRAY_ID`")
     if args.max_running < 0:
         raise UsageError("--max-running must be 0 (no limit) or more")
     parameter_sets = read_parameter_sets(args.array)
-    with client_from_args(args) as client:
+    with client_from_args(args) as client, dependency_hints(settings["depends_on"]):
         submitted = client.submit_array(
-            program,
-            parameter_sets,
-            format=program_format,
-            backend=args.backend,
-            shots=args.shots,
-            timeout=args.timeout,
-            parameters=parameters,
-            max_running=args.max_running,
-            save_job=args.save_job,
-            idempotency_key=args.idempotency_key,
+            program, parameter_sets, **settings, max_running=args.max_running
         )
     if output.json_mode:
         output.json(submitted.to_json())

@@ -56,16 +56,31 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+# A status line names at most this many of the jobs a job depends on (--json has all).
+SHOWN_DEPENDENCIES = 5
+
+
 def status_phrase(info: JobInfo) -> str:
-    """ "QUEUED (position 3)", "RUNNING (cancel requested)", "FAILED: <detail>"."""
+    """ "QUEUED (position 3)", "RUNNING (cancel requested)", "FAILED: <detail>",
+    "WAITING: waiting for 2 of 3 jobs: ..." (the scheduler's detail says for what)."""
     text = info.status.value
     if info.status is JobStatus.QUEUED and info.queue_position:
         text += f" (position {info.queue_position})"
+    if info.status is JobStatus.WAITING and not info.detail and info.condition:
+        text += f" ({info.condition} on {len(info.dependencies)} jobs)"
     if info.cancel_requested and not info.status.terminal:
         text += " (cancel requested)"
     if info.detail and info.status is not JobStatus.COMPLETED:
         text += f": {info.detail}"
     return text
+
+
+def dependencies_text(info: JobInfo) -> str:
+    """ "afterok: ID, ID" with the first few ids, then how many more."""
+    shown = ", ".join(info.dependencies[:SHOWN_DEPENDENCIES])
+    more = len(info.dependencies) - SHOWN_DEPENDENCIES
+    rest = f" and {more} more (--json lists all)" if more > 0 else ""
+    return f"{info.condition}: {shown}{rest}"
 
 
 def elapsed_text(info: JobInfo) -> str:
@@ -95,6 +110,12 @@ def job_details(info: JobInfo) -> list[str]:
             f"{info.format}, {info.n_shots} shots, timeout "
             f"{format_duration(info.timeout_s)}, {info.input_bytes} bytes",
         ),
+    ]
+    if info.array_id:
+        rows.append(("array", f"{info.array_id}, index {info.array_index}"))
+    if info.dependencies:
+        rows.append(("depends on", dependencies_text(info)))
+    rows += [
         ("submitted", _time(info.times.submitted_at)),
         ("started", _time(info.times.execution_started_at)),
         ("finished", _time(info.times.finished_at)),

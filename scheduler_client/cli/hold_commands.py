@@ -1,4 +1,4 @@
-"""`berth hold` and `berth release`: keep a queued job off every agent, then let it go."""
+"""`berth hold` and `berth release`: keep a job off every agent, then let it go."""
 
 from __future__ import annotations
 
@@ -15,11 +15,17 @@ AddCommand = Callable[[str, str], argparse.ArgumentParser]
 
 
 def add_commands(command: AddCommand) -> None:
-    hold = command("hold", "keep a QUEUED job off every agent (it leaves the line) until released")
+    hold = command(
+        "hold", "keep a QUEUED or WAITING job off every agent (it leaves the line) until released"
+    )
     hold.add_argument("job_id", metavar="ID")
     hold.set_defaults(run=lambda args, output: _run(args, output, Job.hold))
 
-    release = command("release", "queue a HELD job again (at the back of the line)")
+    release = command(
+        "release",
+        "queue a HELD job again (at the back of the line; WAITING if its dependencies have not "
+        "ended)",
+    )
     release.add_argument("job_id", metavar="ID")
     release.set_defaults(run=lambda args, output: _run(args, output, Job.release))
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from scheduler_client.cli import array_commands, exit_codes
+from scheduler_client.cli import array_commands, dependency_options, exit_codes
 from scheduler_client.cli.connection import UsageError, client_from_args
 from scheduler_client.cli.formatting import Output, cancel_text, job_details
 from scheduler_client.cli.live_status import Progress
@@ -64,6 +64,7 @@ def add_commands(command: AddCommand, duration: Callable[[str], float]) -> None:
     )
     submit.add_argument("-o", "--output", metavar="PATH", help="with --wait: save the result here")
     array_commands.add_submit_options(submit)
+    dependency_options.add_submit_options(submit)
     submit.set_defaults(run=run_submit)
 
     status = command("status", "show a job's status (an array's: counts per status)")
@@ -87,7 +88,7 @@ def add_commands(command: AddCommand, duration: Callable[[str], float]) -> None:
     log.add_argument(
         "--follow",
         action="store_true",
-        help="if the job is still queued or running, wait for it to end (logs are stored then)",
+        help="if the job has not ended yet, wait for it to end (logs are stored then)",
     )
     log.set_defaults(run=run_log)
 
@@ -164,25 +165,30 @@ def run_submit(args: argparse.Namespace, output: Output) -> int:
     if args.shots <= 0:
         raise UsageError("--shots must be positive")
     program = _read_program(args.file)
-    program_format = _format_for(args.file, args.format)
-    parameters = _parameters(args.param)
+    after, condition = dependency_options.dependencies_from_args(args)
+    settings = array_commands.SubmitSettings(
+        format=_format_for(args.file, args.format),
+        backend=args.backend,
+        shots=args.shots,
+        timeout=args.timeout,
+        parameters=_parameters(args.param),
+        save_job=args.save_job,
+        idempotency_key=args.idempotency_key,
+        depends_on=after,
+        condition=condition,
+    )
     if args.array:
-        return array_commands.run_submit_array(args, output, program, program_format, parameters)
+        return array_commands.run_submit_array(args, output, program, settings)
     if args.max_running:
         raise UsageError("--max-running needs --array")
     with client_from_args(args) as client:
-        job = client.submit(
-            program,
-            format=program_format,
-            backend=args.backend,
-            shots=args.shots,
-            timeout=args.timeout,
-            parameters=parameters,
-            save_job=args.save_job,
-            idempotency_key=args.idempotency_key,
-            max_attempts=args.max_attempts,
-            retry_on_failure=args.retry_on_failure,
-        )
+        with dependency_options.dependency_hints(after):
+            job = client.submit(
+                program,
+                **settings,
+                max_attempts=args.max_attempts,
+                retry_on_failure=args.retry_on_failure,
+            )
         if not args.wait:
             if output.json_mode:
                 output.json(job.status().to_json())
