@@ -11,6 +11,7 @@ from berth.scheduler.v1 import job_pb2, submission_pb2
 from google.protobuf import timestamp_pb2
 
 from berth_common.times import seconds_of
+from scheduler_client.dependencies import DependencyCondition
 
 
 class JobStatus(enum.StrEnum):
@@ -21,6 +22,7 @@ class JobStatus(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     CANCELLED = "CANCELLED"
     HELD = "HELD"  # not dispatched until released (`berth release`)
+    WAITING = "WAITING"  # for the jobs it depends on; queued once its condition holds
     UNKNOWN = "UNKNOWN"  # a status this client does not know yet
 
     @property
@@ -116,6 +118,10 @@ class JobInfo:
     attempts: tuple[Attempt, ...] = ()
     max_attempts: int = 0  # as submitted; 0: the scheduler's maximum
     retry_on_failure: bool = False
+    dependencies: tuple[str, ...] = ()  # the job ids it was submitted to wait for
+    condition: DependencyCondition | None = None  # None: no dependencies
+    array_id: str = ""  # the job array it belongs to; "" for a single job
+    array_index: int = 0  # its place in that array, 0-based
 
     @classmethod
     def from_pb(cls, info: submission_pb2.JobInfo) -> JobInfo:
@@ -161,6 +167,14 @@ class JobInfo:
             ),
             max_attempts=info.max_attempts,
             retry_on_failure=info.retry_on_failure,
+            dependencies=tuple(info.dependencies.job_ids),
+            condition=(
+                DependencyCondition.from_pb(info.dependencies.condition)
+                if info.dependencies.job_ids
+                else None
+            ),
+            array_id=info.array_id,
+            array_index=info.array_index,
         )
 
     def elapsed_s(self, now: datetime | None = None) -> float | None:
@@ -200,6 +214,10 @@ class JobInfo:
             "attempts": [attempt.to_json() for attempt in self.attempts],
             "max_attempts": self.max_attempts,
             "retry_on_failure": self.retry_on_failure,
+            "dependencies": list(self.dependencies),
+            "condition": self.condition.value if self.condition else None,
+            "array_id": self.array_id or None,
+            "array_index": self.array_index if self.array_id else None,
         }
 
 
