@@ -432,28 +432,33 @@ async def test_hold_and_release_from_the_job_page_and_a_refusal_is_a_message(
         assert f'action="/jobs/{job_id}/hold"' not in page  # an ended job has no buttons
 
 
+def _submit_after(developer: Submitter, parent: str) -> str:
+    """A job that runs once `parent` ended, however (afterany)."""
+    request = submission_pb2.SubmitJobRequest(
+        job=job_pb2.Job(
+            program=job_pb2.Program(format="qasm3", payload=b"OPENQASM 3;"),
+            settings=job_pb2.JobSettings(
+                backend="emulator", n_shots=1, timeout=duration_pb2.Duration(seconds=60)
+            ),
+        ),
+        options=submission_pb2.SubmitOptions(
+            dependencies=submission_pb2.Dependencies(
+                job_ids=[parent], condition=submission_pb2.DEPENDENCY_CONDITION_AFTER_ANY
+            )
+        ),
+    )
+    return developer.stub.SubmitJob(request, metadata=developer.metadata, timeout=10).job_id
+
+
 async def test_a_waiting_job_lists_its_dependencies_and_is_filterable(
     system: BerthSystem, client: Http
 ) -> None:
+    await sign_in(client, system.tokens["developer"])
     with grpc.insecure_channel(system.submission_address) as channel:
         developer = Submitter(channel, system.tokens["developer"])
         parent = developer.submit()
-        request = submission_pb2.SubmitJobRequest(
-            job=job_pb2.Job(
-                program=job_pb2.Program(format="qasm3", payload=b"OPENQASM 3;"),
-                settings=job_pb2.JobSettings(
-                    backend="emulator", n_shots=1, timeout=duration_pb2.Duration(seconds=60)
-                ),
-            ),
-            options=submission_pb2.SubmitOptions(
-                dependencies=submission_pb2.Dependencies(
-                    job_ids=[parent], condition=submission_pb2.DEPENDENCY_CONDITION_AFTER_ANY
-                )
-            ),
-        )
-        child = developer.stub.SubmitJob(request, metadata=developer.metadata, timeout=10).job_id
+        child = _submit_after(developer, parent)
         try:
-            await sign_in(client, system.tokens["developer"])
             waiting = await (await client.get("/jobs?status=WAITING")).text()
             assert _rows(waiting) == [child]
             assert '<option value="WAITING" selected>' in waiting
