@@ -12,7 +12,7 @@ from yarl import URL
 
 from dashboard.charts import activity_chart
 from dashboard.sessions import SESSION_COOKIE, SIGNIN_COOKIE
-from dashboard.views import job_row, timeline
+from dashboard.views import CONDITION_TEXT, LIFECYCLE_ORDER, job_row, timeline
 from dashboard.web import (
     BACKEND_NAME,
     calls,
@@ -25,7 +25,12 @@ from dashboard.web import (
     signed_in,
     site,
 )
-from scheduler_client.errors import AuthenticationError, PermissionDeniedError
+from scheduler_client.errors import (
+    AuthenticationError,
+    FailedPreconditionError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+)
 from scheduler_client.job_info import JobStatus
 from scheduler_client.result_download import download_gzip
 from scheduler_client.retry import RetryPolicy
@@ -37,7 +42,7 @@ routes = web.RouteTableDef()
 PAGE_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 DOWNLOAD_TIMEOUT_S = 60.0
-STATUSES = [s for s in JobStatus if s is not JobStatus.UNKNOWN]
+STATUSES = list(LIFECYCLE_ORDER)
 
 
 # --- signing in and out ---------------------------------------------------------
@@ -206,6 +211,7 @@ async def job_detail(request: web.Request) -> web.StreamResponse:
         job=job_row(job),
         info=job,
         timeline=timeline(job),
+        condition_text=CONDITION_TEXT[job.condition] if job.condition else "",
         priority=priority,
         agents=agents,
     )
@@ -227,6 +233,33 @@ async def cancel(request: web.Request) -> web.StreamResponse:
         notice(request, f"Cancel requested for job {job_id}: its agent stops it shortly.")
     else:
         notice(request, f"Job {job_id} cancelled.")
+    raise web.HTTPSeeOther(f"/jobs/{job_id}")
+
+
+HOLD_OUTCOMES = {
+    JobStatus.HELD: "no agent gets it until it is released",
+    JobStatus.QUEUED: "queued again, at the back of the line",
+    JobStatus.WAITING: "waiting for the jobs it depends on again",
+}
+
+
+@routes.post("/jobs/{job_id}/{action:hold|release}")
+@signed_in
+async def hold_or_release(request: web.Request) -> web.StreamResponse:
+    """The scheduler decides who may (owner or admin) and from which state; a refusal is shown."""
+    job_id = job_id_of(request)
+    action = request.match_info["action"]
+    user = calls(request)
+    try:
+        job = await (user.hold(job_id) if action == "hold" else user.release(job_id))
+    except (FailedPreconditionError, ResourceExhaustedError) as error:
+        done = "held" if action == "hold" else "released"
+        notice(request, f"Job {job_id} was not {done}: {error.message}", refused=True)
+    else:
+        outcome = HOLD_OUTCOMES.get(job.status)
+        notice(
+            request, f"Job {job_id} is {job.status.value}" + (f": {outcome}." if outcome else ".")
+        )
     raise web.HTTPSeeOther(f"/jobs/{job_id}")
 
 

@@ -22,6 +22,7 @@ from berth.scheduler.v1 import (
 
 from scheduler_client.client import CHANNEL_OPTIONS
 from scheduler_client.errors import BerthRpcError, from_rpc_error
+from scheduler_client.job_array import ArrayCancelOutcome, ArrayStatus
 from scheduler_client.job_info import JobInfo, JobStatus
 from scheduler_client.role_limits import RoleLimits
 
@@ -85,6 +86,27 @@ class UserCalls:
     async def cancel(self, job_id: str) -> submission_pb2.CancelJobResponse:
         request = submission_pb2.CancelJobRequest(job_id=job_id)
         return await self._call("CancelJob", self._submission.CancelJob, request)
+
+    async def hold(self, job_id: str) -> JobInfo:
+        request = submission_pb2.HoldJobRequest(job_id=job_id)
+        return JobInfo.from_pb(await self._call("HoldJob", self._submission.HoldJob, request))
+
+    async def release(self, job_id: str) -> JobInfo:
+        request = submission_pb2.ReleaseJobRequest(job_id=job_id)
+        return JobInfo.from_pb(await self._call("ReleaseJob", self._submission.ReleaseJob, request))
+
+    async def array(self, array_id: str) -> ArrayStatus:
+        request = submission_pb2.GetJobArrayRequest(array_id=array_id)
+        return ArrayStatus.from_pb(
+            await self._call("GetJobArray", self._submission.GetJobArray, request)
+        )
+
+    async def cancel_array(self, array_id: str) -> ArrayCancelOutcome:
+        request = submission_pb2.CancelJobArrayRequest(array_id=array_id)
+        response = await self._call("CancelJobArray", self._submission.CancelJobArray, request)
+        return ArrayCancelOutcome(
+            array_id, response.cancelled, response.cancel_requested, response.already_ended
+        )
 
     async def result_links(self, job_id: str) -> submission_pb2.GetJobResultResponse:
         request = submission_pb2.GetJobResultRequest(job_id=job_id)

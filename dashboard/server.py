@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 from aiohttp import web
 
-from dashboard import admin_pages, live, pages
+from dashboard import admin_pages, array_pages, live, pages
 from dashboard.config import DashboardConfig
 from dashboard.scheduler_gateway import SchedulerGateway
 from dashboard.sessions import SessionStore
@@ -63,6 +63,7 @@ def make_app(config: DashboardConfig, sessions: SessionStore | None = None) -> w
     app.on_cleanup.append(close_gateway)
     app.add_routes(pages.routes)
     app.add_routes(admin_pages.routes)
+    app.add_routes(array_pages.routes)
     app.add_routes(live.routes)
     app.router.add_static("/static/", STATIC)
     return app

@@ -27,6 +27,7 @@ class Session:
     last_used: float
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     notices: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # notices saying an action was refused
 
     @property
     def token_hash(self) -> str:

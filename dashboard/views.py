@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from scheduler_client.dependencies import DependencyCondition
 from scheduler_client.job_info import JobInfo, JobStatus
+
+# Statuses in the order a job passes through them, for counts and filters.
+LIFECYCLE_ORDER = (
+    JobStatus.WAITING,
+    JobStatus.HELD,
+    JobStatus.QUEUED,
+    JobStatus.RUNNING,
+    JobStatus.COMPLETED,
+    JobStatus.FAILED,
+    JobStatus.TIMEOUT,
+    JobStatus.CANCELLED,
+)
+CONDITION_TEXT = {
+    DependencyCondition.AFTER_OK: "once every one of these jobs has COMPLETED",
+    DependencyCondition.AFTER_ANY: "once every one of these jobs has ended, however it ended",
+    DependencyCondition.AFTER_NOT_OK: "as soon as one of these jobs ends other than COMPLETED",
+}
 
 
 def duration_text(seconds: float | None) -> str:
@@ -28,6 +47,10 @@ def time_text(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
 
+# What HoldJob accepts; ReleaseJob takes a HELD job back to QUEUED (or WAITING).
+HOLDABLE = frozenset({JobStatus.QUEUED, JobStatus.WAITING})
+
+
 def job_row(job: JobInfo) -> dict[str, Any]:
     """One job's cells; also the JSON a live update sends (so both render alike)."""
     return {
@@ -44,6 +67,10 @@ def job_row(job: JobInfo) -> dict[str, Any]:
         "has_result": job.status is JobStatus.COMPLETED,
         "has_log": job.status.terminal and job.times.execution_started_at is not None,
         "owner_name": job.owner_name,
+        "holdable": job.status in HOLDABLE,
+        "releasable": job.status is JobStatus.HELD,
+        "array_id": job.array_id,
+        "array_index": job.array_index,
     }
 
 
@@ -76,3 +103,24 @@ def timeline(job: JobInfo) -> list[Step]:
             took = duration_text((following - at).total_seconds()) if following else ""
         steps.append(Step(name, time_text(at), took))
     return steps
+
+
+def status_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """An array's jobs per status, in lifecycle order; statuses this dashboard lacks last."""
+    known = [(s.value, counts[s.value]) for s in LIFECYCLE_ORDER if counts.get(s.value)]
+    order = {s.value for s in LIFECYCLE_ORDER}
+    return known + sorted((name, n) for name, n in counts.items() if name not in order and n)
+
+
+def array_parameters(jobs: Sequence[JobInfo]) -> tuple[dict[str, str], list[str]]:
+    """The parameters every job shares (shown once) and the names whose values vary."""
+    names = sorted({name for job in jobs for name in job.parameters})
+    shared: dict[str, str] = {}
+    varying = []
+    for name in names:
+        values = {job.parameters.get(name) for job in jobs}
+        if len(values) == 1 and None not in values:
+            shared[name] = jobs[0].parameters[name]
+        else:
+            varying.append(name)
+    return shared, varying

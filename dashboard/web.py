@@ -82,8 +82,10 @@ def templates() -> jinja2.Environment:
 def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
     session = session_of(request)
     notices = list(session.notices) if session else []
+    problems = list(session.problems) if session else []
     if session:
         session.notices.clear()
+        session.problems.clear()
     text = (
         site(request)
         .templates.get_template(name)
@@ -91,6 +93,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
             session=session,
             csrf=session.csrf if session else "",
             notices=notices,
+            problems=problems,
             path=request.path,
             **context,
         )
@@ -98,18 +101,19 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
 
-def notice(request: web.Request, text: str) -> None:
+def notice(request: web.Request, text: str, *, refused: bool = False) -> None:
+    """Shown once, on the next page; `refused` ones as an alert (an action did not happen)."""
     session = session_of(request)
     if session is not None:
-        session.notices.append(text)
+        (session.problems if refused else session.notices).append(text)
 
 
-def job_id_of(request: web.Request) -> str:
-    """The {job_id} of the path; 404 for one no scheduler would have issued."""
-    job_id = request.match_info["job_id"]
-    if not JOB_ID.match(job_id):
-        raise web.HTTPNotFound(text="no such job")
-    return job_id
+def job_id_of(request: web.Request, name: str = "job_id") -> str:
+    """The {job_id} (or {array_id}) of the path; 404 for one no scheduler would have issued."""
+    value = request.match_info[name]
+    if not JOB_ID.match(value):
+        raise web.HTTPNotFound(text=f"no such {name.removesuffix('_id')}")
+    return value
 
 
 def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:

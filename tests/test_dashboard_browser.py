@@ -257,3 +257,22 @@ def test_a_post_without_the_csrf_token_is_refused(sign_in: SignIn, researcher: R
     )
     assert status == 403
     assert researcher.status(job_id).status == job_pb2.JOB_STATUS_QUEUED
+
+
+def test_hold_then_release_from_the_job_page(sign_in: SignIn, researcher: Researcher) -> None:
+    job_id = researcher.submit(b"hold-me", backend="qpu")  # no agent serves qpu here
+    page = sign_in("developer")
+    page.goto(f"/jobs/{job_id}")
+    hold = page.get_by_role("button", name="Hold", exact=True)
+    release = page.get_by_role("button", name="Release", exact=True)
+    expect(release).to_be_hidden()
+    hold.click()
+    expect(_row_status(page, job_id)).to_have_text("HELD")
+    expect(page.get_by_role("status")).to_contain_text(f"Job {job_id} is HELD")
+    expect(hold).to_be_hidden()
+    assert researcher.status(job_id).status == job_pb2.JOB_STATUS_HELD
+    release.click()
+    expect(_row_status(page, job_id)).to_have_text("QUEUED")
+    expect(release).to_be_hidden()
+    assert researcher.status(job_id).status == job_pb2.JOB_STATUS_QUEUED
+    researcher.cancel(job_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -18,13 +19,14 @@ import aiohttp
 import grpc
 import pytest
 import pytest_asyncio
-from berth.scheduler.v1 import submission_pb2, submission_pb2_grpc
+from berth.scheduler.v1 import job_pb2, submission_pb2, submission_pb2_grpc
+from google.protobuf import duration_pb2
 
 from dashboard.server import start_dashboard
 from dashboard.sessions import SESSION_COOKIE, SessionStore
 from tests.berth_system import BerthSystem
 from tests.dashboard_helpers import Http, csrf_of, dashboard_client, dashboard_config, sign_in
-from tests.grpc_helpers import Agent, Submitter
+from tests.grpc_helpers import Agent, Submitter, bearer
 from tests.tls_material import CertificateAuthority
 
 pytestmark = pytest.mark.asyncio
@@ -301,3 +303,170 @@ async def test_the_live_list_drops_a_job_that_left_its_status_filter(
         assert (event, joined["status"], joined["cancellable"]) == ("job", "RUNNING", True)
         queued.close()
         running.close()
+
+
+def _submit_array(
+    system: BerthSystem, sets: list[dict[str, str]], max_running: int = 0
+) -> tuple[str, list[str]]:
+    """Through SubmitJobArray, on the emulator backend (no agent runs in this module)."""
+    with grpc.insecure_channel(system.submission_address) as channel:
+        submitter = Submitter(channel, system.tokens["developer"])
+        response = submitter.stub.SubmitJobArray(
+            submission_pb2.SubmitJobArrayRequest(
+                job=job_pb2.Job(
+                    program=job_pb2.Program(format="qasm3", payload=b"OPENQASM 3;"),
+                    settings=job_pb2.JobSettings(
+                        backend="emulator",
+                        n_shots=10,
+                        timeout=duration_pb2.Duration(seconds=60),
+                        parameters={"device": "<b>sim</b>"},
+                    ),
+                ),
+                parameter_sets=[submission_pb2.ParameterSet(parameters=s) for s in sets],
+                max_running=max_running,
+            ),
+            metadata=submitter.metadata,
+            timeout=10,
+        )
+        return response.array_id, list(response.job_ids)
+
+
+def _rows(page: str) -> list[str]:
+    """The job ids of a page's job rows, in page order."""
+    return re.findall(r'<tr data-job-id="([^"]+)"', page)
+
+
+async def test_an_array_page_counts_its_jobs_and_cancels_them_as_one(
+    system: BerthSystem, client: Http
+) -> None:
+    sweep = [{"theta": "0.1"}, {"theta": "0.2"}, {"theta": SCRIPT}]
+    array_id, job_ids = _submit_array(system, sweep, max_running=2)
+    await sign_in(client, system.tokens["developer"])
+    page = await (await client.get(f"/arrays/{array_id}")).text()
+    assert _rows(page) == job_ids
+    assert re.search(r'data-count="total"><span class="n">3</span>', page)
+    assert re.search(r'data-count="QUEUED"><span class="n">3</span>', page)
+    assert "at most 2 of its jobs run at once" in page
+    # The swept parameter is a column, the shared one is shown once; both as text.
+    assert "<code>theta</code></th>" in page and "<dt>device</dt>" in page
+    assert "&lt;b&gt;sim&lt;/b&gt;" in page and SCRIPT not in page
+
+    cancel_form = await (await client.get(f"/arrays/{array_id}/cancel")).text()
+    assert "3 QUEUED" in cancel_form
+    refused = await client.post(f"/arrays/{array_id}/cancel", data={"csrf": "forged"})
+    assert refused.status == 403
+    done = await client.post(f"/arrays/{array_id}/cancel", data={"csrf": csrf_of(cancel_form)})
+    page = await done.text()
+    assert f"Array {array_id}: 3 cancelled, 0 running asked to stop, 0 had ended." in page
+    assert re.search(r'data-count="CANCELLED"><span class="n">3</span>', page)
+    assert "Cancel the array" not in page
+
+
+async def test_another_users_array_is_not_found(system: BerthSystem, client: Http) -> None:
+    array_id, job_ids = _submit_array(system, [{"n": "1"}])
+    await sign_in(client, system.tokens["guest"])
+    for path in (f"/arrays/{array_id}", f"/arrays/{array_id}/cancel", "/arrays/array-nope"):
+        response = await client.get(path)
+        assert response.status == 404, path
+        assert job_ids[0] not in await response.text()
+    with grpc.insecure_channel(system.submission_address) as channel:
+        Submitter(channel, system.tokens["developer"]).cancel(job_ids[0])
+
+
+async def test_the_job_list_and_job_page_link_each_job_to_its_place_in_its_array(
+    system: BerthSystem, client: Http
+) -> None:
+    array_id, job_ids = _submit_array(system, [{"n": "0"}, {"n": "1"}])
+    await sign_in(client, system.tokens["developer"])
+    try:
+        listing = await (await client.get("/jobs")).text()
+        link = f'<a class="array" href="/arrays/{array_id}" title="its job array">'
+        assert f"{link}{array_id}[1]</a>" in listing
+        detail = await (await client.get(f"/jobs/{job_ids[1]}")).text()
+        assert f'<dt>Array</dt><dd><a href="/arrays/{array_id}"' in detail
+        assert "</code></a>, index 1</dd>" in detail
+        page = await (await client.get(f"/arrays/{array_id}")).text()
+        assert re.findall(r'<tr data-job-id="[^"]+">\s*<td>(\d+)</td>', page) == ["0", "1"]
+    finally:
+        with grpc.insecure_channel(system.submission_address) as channel:
+            Submitter(channel, system.tokens["developer"]).stub.CancelJobArray(
+                submission_pb2.CancelJobArrayRequest(array_id=array_id),
+                metadata=bearer(system.tokens["developer"]),
+                timeout=10,
+            )
+
+
+async def test_hold_and_release_from_the_job_page_and_a_refusal_is_a_message(
+    system: BerthSystem, client: Http
+) -> None:
+    with grpc.insecure_channel(system.submission_address) as channel:
+        developer = Submitter(channel, system.tokens["developer"])
+        job_id = developer.submit()
+        await sign_in(client, system.tokens["developer"])
+        page = await (await client.get(f"/jobs/{job_id}")).text()
+        assert re.search(
+            rf'action="/jobs/{job_id}/hold" data-job="{job_id}" data-when="holdable">', page
+        )
+        assert re.search(rf'action="/jobs/{job_id}/release" [^>]* hidden>', page)
+        refused = await client.post(f"/jobs/{job_id}/hold", data={"csrf": "forged"})
+        assert refused.status == 403
+
+        held = await client.post(f"/jobs/{job_id}/hold", data={"csrf": csrf_of(page)})
+        page = await held.text()
+        assert held.status == 200 and str(held.url.path) == f"/jobs/{job_id}"
+        assert f"Job {job_id} is HELD: no agent gets it until it is released." in page
+        assert developer.status(job_id).status == job_pb2.JOB_STATUS_HELD
+        assert job_id in _rows(await (await client.get("/jobs?status=HELD")).text())
+        assert job_id not in _rows(await (await client.get("/jobs?status=QUEUED")).text())
+
+        released = await client.post(f"/jobs/{job_id}/release", data={"csrf": csrf_of(page)})
+        page = await released.text()
+        assert f"Job {job_id} is QUEUED: queued again, at the back of the line." in page
+        assert developer.status(job_id).status == job_pb2.JOB_STATUS_QUEUED
+
+        developer.cancel(job_id)
+        late = await client.post(f"/jobs/{job_id}/hold", data={"csrf": csrf_of(page)})
+        page = await late.text()
+        assert late.status == 200
+        assert f'role="alert">Job {job_id} was not held: job {job_id} is CANCELLED' in page
+        assert f'action="/jobs/{job_id}/hold"' not in page  # an ended job has no buttons
+
+
+def _submit_after(developer: Submitter, parent: str) -> str:
+    """A job that runs once `parent` ended, however (afterany)."""
+    request = submission_pb2.SubmitJobRequest(
+        job=job_pb2.Job(
+            program=job_pb2.Program(format="qasm3", payload=b"OPENQASM 3;"),
+            settings=job_pb2.JobSettings(
+                backend="emulator", n_shots=1, timeout=duration_pb2.Duration(seconds=60)
+            ),
+        ),
+        options=submission_pb2.SubmitOptions(
+            dependencies=submission_pb2.Dependencies(
+                job_ids=[parent], condition=submission_pb2.DEPENDENCY_CONDITION_AFTER_ANY
+            )
+        ),
+    )
+    return developer.stub.SubmitJob(request, metadata=developer.metadata, timeout=10).job_id
+
+
+async def test_a_waiting_job_lists_its_dependencies_and_is_filterable(
+    system: BerthSystem, client: Http
+) -> None:
+    await sign_in(client, system.tokens["developer"])
+    with grpc.insecure_channel(system.submission_address) as channel:
+        developer = Submitter(channel, system.tokens["developer"])
+        parent = developer.submit()
+        child = _submit_after(developer, parent)
+        try:
+            waiting = await (await client.get("/jobs?status=WAITING")).text()
+            assert _rows(waiting) == [child]
+            assert '<option value="WAITING" selected>' in waiting
+            page = await (await client.get(f"/jobs/{child}")).text()
+            assert 'status-WAITING" data-field="status">WAITING</span>' in page
+            assert "once every one of these jobs has ended, however it ended" in page
+            assert f'<li><a href="/jobs/{parent}"><code>{parent}</code></a></li>' in page
+            assert f'action="/jobs/{child}/hold" data-job="{child}" data-when="holdable">' in page
+        finally:
+            developer.cancel(child)
+            developer.cancel(parent)

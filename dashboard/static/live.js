@@ -21,6 +21,11 @@
     if (job.cancellable) { actions.appendChild(link(base + "/cancel", "Cancel")); }
     if (job.has_result) { actions.appendChild(link(base + "/result", "Result")); }
     if (job.has_log) { actions.appendChild(link(base + "/log", "Log")); }
+    // The job page's Hold / Release forms follow the status too.
+    var forms = document.querySelectorAll("form[data-when]");
+    for (var i = 0; i < forms.length; i++) {
+      if (forms[i].dataset.job === job.job_id) { forms[i].hidden = !job[forms[i].dataset.when]; }
+    }
   }
   function newRow(job) {
     var row = document.createElement("tr");
@@ -30,6 +35,13 @@
     a.href = "/jobs/" + encodeURIComponent(job.job_id);
     var code = document.createElement("code"); code.textContent = job.job_id;
     a.appendChild(code); id.appendChild(a); row.appendChild(id);
+    if (job.array_id) {
+      var arr = document.createElement("a");
+      arr.className = "array"; arr.title = "its job array";
+      arr.href = "/arrays/" + encodeURIComponent(job.array_id);
+      arr.textContent = job.array_id + "[" + job.array_index + "]";
+      id.appendChild(document.createElement("br")); id.appendChild(arr);
+    }
     var st = document.createElement("td");
     var s = document.createElement("span"); s.dataset.field = "status";
     var c = document.createElement("span"); c.dataset.field = "cancel_requested"; c.className = "muted";
