@@ -20,7 +20,7 @@ back the record as it stands, and the write is tried again with that one.
 Without a known record the write asks for the record after it (ALL_NEW).
 A claim of a known record also writes its new attempt and tried agents as
 values, not as expressions over the stored ones: the same record after it,
-in an expression an emulator parses faster (dispatch latency, docs/performance.md).
+in an expression the emulator parses faster (each claim is on the dispatch path).
 """
 
 from __future__ import annotations
