@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from scheduler.app import SchedulerApp, StartupError
+from scheduler.app import FatalError, SchedulerApp, StartupError
 from scheduler.config import ConfigError, SchedulerConfig, load_config
 from scheduler.domain.errors import BerthError
 from scheduler.logging_setup import configure_logging
@@ -34,13 +34,33 @@ async def _wait_for_stop_signal() -> None:
     log.info("stop signal received: no new calls, finishing in-flight ones")
 
 
-async def run(config: SchedulerConfig) -> None:
-    app = SchedulerApp(config)
+async def _until_stopped(app: SchedulerApp) -> None:
+    """Until a stop signal; raises FatalError if the scheduler fails first."""
+    waits = [
+        asyncio.ensure_future(_wait_for_stop_signal()),
+        asyncio.ensure_future(app.until_failed()),
+    ]
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+    for wait in done:
+        wait.result()
+
+
+async def serve(app: SchedulerApp) -> None:
+    """Start `app`, serve until a stop signal or a fatal error, then stop it."""
     await app.start()
     try:
-        await _wait_for_stop_signal()
+        await _until_stopped(app)
     finally:
         await app.stop()
+
+
+async def run(config: SchedulerConfig) -> None:
+    await serve(SchedulerApp(config))
 
 
 async def run_dev(config: SchedulerConfig) -> None:
@@ -80,7 +100,8 @@ async def run_dev(config: SchedulerConfig) -> None:
         for role, token in stack.tokens.items():
             print(f"    {role:<10} {token}", flush=True)
         print("Press Ctrl-C to stop.\n", flush=True)
-        await _wait_for_stop_signal()
+        assert stack.app is not None, "a started DevStack has its scheduler"
+        await _until_stopped(stack.app)
     finally:
         if dashboard is not None:
             await dashboard.stop()
@@ -162,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(run_dev(config) if config.dev else run(config))
     except (StartupError, BerthError) as error:
         log.error("cannot start: %s", error)
+        return 1
+    except FatalError as error:
+        log.critical("scheduler stopped: %s", error)
         return 1
     except OSError as error:
         log.error("cannot start: %s", error)

@@ -70,6 +70,11 @@ class StartupError(RuntimeError):
     """The scheduler cannot start; the message says which dependency and why."""
 
 
+class FatalError(RuntimeError):
+    """The scheduler cannot go on serving (a defect): the process ends, non-zero, rather
+    than answering UNAVAILABLE forever; the message says what failed."""
+
+
 @contextmanager
 def _dependency(what: str, config: SchedulerConfig) -> Iterator[None]:
     """An AWS failure while starting becomes one line: the step, the cause, what to check."""
@@ -335,13 +340,27 @@ class SchedulerApp:
         if self._restore is not None:
             await asyncio.shield(self._restore)
 
+    async def until_failed(self) -> None:
+        """Waits while the scheduler can serve; raises FatalError once a defect stops it."""
+        if self._restore is not None:
+            try:
+                await asyncio.shield(self._restore)
+            except asyncio.CancelledError:
+                if not self._restore.cancelled():
+                    raise  # this wait was cancelled, not the restore (stopped)
+            except Exception as error:  # a defect, not an outage (restore retries those)
+                raise FatalError(
+                    f"restoring the job table failed: {type(error).__name__}: {error}"
+                ) from error
+        await asyncio.Event().wait()
+
     async def _restore_then_follow(self, store: JobStore, blobs: BlobStore, io: BlockingIo) -> None:
         """Restore the table's jobs behind the open ports, then follow other replicas."""
         assert self.layer is not None
         try:
             await restore(self.layer.lifecycle, store, io, clock=self._clock)
         except Exception:  # a defect, not an outage (restore retries those itself)
-            log.exception("restoring the job table failed; assignments and submissions wait")
+            log.exception("restoring the job table failed; the scheduler stops")
             raise
         self._start_replica_tasks(store, blobs)
 

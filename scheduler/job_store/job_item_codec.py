@@ -195,6 +195,11 @@ def _from_json(value: object, hint: Any) -> object:
     raise TypeError(f"{value!r} is not a {hint}")
 
 
+def _item_id(item: typing.Mapping[str, AttributeValueTypeDef]) -> str:
+    """The job id of an item, for an error naming what an operator should look at."""
+    return repr(item.get("job_id", {}).get("S", "(no job_id)"))
+
+
 def item_to_job(item: typing.Mapping[str, AttributeValueTypeDef]) -> JobRecord:
     values: dict[str, object] = {}
     name = ""
@@ -210,8 +215,10 @@ def item_to_job(item: typing.Mapping[str, AttributeValueTypeDef]) -> JobRecord:
                 if field in packed:
                     values[field] = _from_json(packed[field], _FIELD_TYPES[field])
     except (KeyError, ValueError, TypeError) as error:
-        raise JobItemFormatError(f"job item has a malformed {name!r}: {error}") from error
+        raise JobItemFormatError(
+            f"job item {_item_id(item)} has a malformed {name!r}: {error!r}"
+        ) from error
     missing = _REQUIRED - values.keys()
     if missing:
-        raise JobItemFormatError(f"job item lacks {sorted(missing)}")
+        raise JobItemFormatError(f"job item {_item_id(item)} lacks {sorted(missing)}")
     return JobRecord(**values)  # type: ignore[arg-type]
