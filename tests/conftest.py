@@ -88,10 +88,10 @@ def module_berth_system(
     system.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server subprocess (DynamoDB serialized), one per test module, for tests
-    that run the scheduler as processes."""
+    """A moto server subprocess (DynamoDB serialized) for tests that run the scheduler as
+    processes: one per test process, as each cluster provisions its own tables and bucket."""
     process, endpoint = emulator_process(tmp_path_factory.mktemp("emulator") / "emulator.log")
     yield endpoint
     process.kill()
