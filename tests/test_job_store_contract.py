@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from moto import mock_aws
 
 from scheduler.aws.aws_settings import AwsSettings, make_client
 from scheduler.aws.provision import provision
@@ -59,10 +60,18 @@ IMPLEMENTATIONS: dict[str, Callable[..., JobStore]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def module_aws() -> Iterator[None]:
+    """In-process moto for the module: each store gets its own tables, so tests stay apart
+    without paying for a fresh emulator each."""
+    with mock_aws():
+        yield
+
+
 @pytest.fixture(params=list(IMPLEMENTATIONS))
 def make_store(request: pytest.FixtureRequest) -> Iterator[Callable[..., JobStore]]:
     if request.param == "dynamodb":
-        request.getfixturevalue("aws")  # in-process moto, for this store only
+        request.getfixturevalue("module_aws")  # in-process moto, for this store only
     yield IMPLEMENTATIONS[request.param]
 
 
