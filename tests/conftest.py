@@ -14,8 +14,16 @@ from tests.berth_system import BerthSystem
 from tests.emulator_process import EmulatorServer
 from tests.replica_processes import emulator_process
 from tests.service_harness import service_world  # noqa: F401  (the service-layer tests' world)
+from tests.xdist_groups import ModuleGroupScheduling
 
 REGION = "eu-west-1"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under --dist loadgroup, a module marked with xdist_group runs whole on one worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return ModuleGroupScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
