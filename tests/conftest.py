@@ -14,8 +14,16 @@ from tests.berth_system import BerthSystem
 from tests.emulator_process import EmulatorServer
 from tests.replica_processes import emulator_process
 from tests.service_harness import service_world  # noqa: F401  (the service-layer tests' world)
+from tests.xdist_groups import ModuleGroupScheduling
 
 REGION = "eu-west-1"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under --dist loadgroup, a module marked with xdist_group runs whole on one worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return ModuleGroupScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -88,10 +96,10 @@ def module_berth_system(
     system.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server subprocess (DynamoDB serialized), one per test module, for tests
-    that run the scheduler as processes."""
+    """A moto server subprocess (DynamoDB serialized) for tests that run the scheduler as
+    processes: one per test process, as each cluster provisions its own tables and bucket."""
     process, endpoint = emulator_process(tmp_path_factory.mktemp("emulator") / "emulator.log")
     yield endpoint
     process.kill()

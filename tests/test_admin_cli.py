@@ -161,10 +161,11 @@ def test_jobs_waiting_past_max_wait_are_starved_and_go_first_oldest_first(
         assert all(job.factors.age == 1.0 for job in jobs)
 
 
+# The service-layer test lists 10,000 from memory; here the CLI and gRPC carry the listing.
+@pytest.mark.parametrize("queued", [250, pytest.param(1_000, marks=pytest.mark.slow)])
 def test_a_long_queue_is_listed_from_memory_within_two_seconds(
-    berth_system: BerthSystem, admin: AdminCli
+    berth_system: BerthSystem, admin: AdminCli, queued: int
 ) -> None:
-    queued = 1_000
     settings = AwsSettings(region=berth_system.stack.config.region, endpoint=berth_system.endpoint)
     dynamodb = make_client("dynamodb", replace(settings, read_timeout_s=60.0))
     store = DynamoDbJobStore(dynamodb, berth_system.names.table)

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import closing
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,13 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 BELL = b"OPENQASM 3;\nqubit[2] q;\nh q[0];\ncx q[0], q[1];\n"
 
 
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports: each is held until all are chosen, so none repeats."""
+    with ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def _kill_when_exited(command: subprocess.Popen[str], service: subprocess.Popen[str]) -> None:
@@ -67,9 +70,8 @@ class LoopbackSystem:
         for service in SERVICES.values():
             ports |= wiring(service_argv(service), service_environment(service)).listens
         self.volume = tmp_path / "tokens"
-        self.plan = LoopbackPlan(
-            list(SERVICES), {port: _free_port() for port in ports}, self.volume
-        )
+        free = dict(zip(sorted(ports), _free_ports(len(ports)), strict=True))
+        self.plan = LoopbackPlan(list(SERVICES), free, self.volume)
         self.logs = tmp_path
         self.processes: list[LoggedProcess] = []
 

@@ -183,6 +183,9 @@ def test_ssm_unreachable_keeps_the_last_known_backend_status_and_logs_it_once(
 
 
 # --- real processes under load ----------------------------------------------------------
+# Heavier variants, run in the slow step: the tests above (and test_auth's and test_health's
+# token database outages) show each refusal and each recovery in one process; these show
+# that nothing acknowledged is lost or run twice while scheduler, agents and clients are busy.
 
 
 @dataclass
@@ -226,6 +229,7 @@ def restartable_aws() -> Iterator[EmulatorServer]:
     server.stop()
 
 
+@pytest.mark.slow
 def test_aws_stopped_and_restarted_under_load_answers_clearly_and_loses_nothing(
     restartable_aws: EmulatorServer, tmp_path: Path
 ) -> None:
@@ -264,6 +268,7 @@ def test_aws_stopped_and_restarted_under_load_answers_clearly_and_loses_nothing(
         cluster.close()
 
 
+@pytest.mark.slow
 def test_token_database_stopped_and_restarted_under_load_recovers_without_a_restart(
     restartable_aws: EmulatorServer, tmp_path: Path
 ) -> None:

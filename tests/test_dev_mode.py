@@ -91,7 +91,10 @@ def test_dev_mode_walkthrough_and_clean_stop(tmp_path: Path) -> None:
         assert token not in stderr, "tokens never appear in logs"
 
 
-def test_a_taken_dashboard_port_stops_dev_mode_naming_the_flag(tmp_path: Path) -> None:
+def test_a_taken_dashboard_port_stops_dev_mode_naming_the_flag(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # A running emulator instead of the embedded one: what fails here comes after it.
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
         taken.listen()
@@ -105,6 +108,7 @@ def test_a_taken_dashboard_port_stops_dev_mode_naming_the_flag(tmp_path: Path) -
                 *("--port-for-submission", "0", "--port-for-execution", "0"),
                 *("--metrics-port", "-1", "--dashboard-port", str(port)),
                 *("--dev-tokens-file", str(tmp_path / "dev-tokens.json")),
+                *("--endpoint", moto_endpoint),
             ],
             cwd=ROOT,
             capture_output=True,

@@ -15,14 +15,14 @@ from tests.dev_process import ROOT, dev_process
 
 
 def test_a_restart_against_the_same_emulator_keeps_the_tokens_and_their_jobs(
-    emulator: str, tmp_path: Path
+    moto_endpoint: str, tmp_path: Path
 ) -> None:
     tokens_file = tmp_path / "dev-tokens.json"
-    with dev_process(tokens_file, "--endpoint", emulator) as dev:
+    with dev_process(tokens_file, "--endpoint", moto_endpoint) as dev:
         tokens = json.loads(tokens_file.read_text())
         with Client(dev.submission, tokens["developer"]) as client:
             job = client.submit(b"OPENQASM 3;", format="qasm3", backend="qpu")
-    with dev_process(tokens_file, "--endpoint", emulator) as dev:
+    with dev_process(tokens_file, "--endpoint", moto_endpoint) as dev:
         assert json.loads(tokens_file.read_text()) == tokens
         assert tokens["developer"] in dev.banner
         with Client(dev.submission, tokens["developer"]) as client:
@@ -42,10 +42,14 @@ def _token_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_token_cli_works_on_the_dev_system_with_one_flag(tmp_path: Path) -> None:
-    # The defaults: the scheduler writes .berth/ in the directory it runs in.
+def test_the_token_cli_works_on_the_dev_system_with_one_flag(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # The defaults: the scheduler writes .berth/ in the directory it runs in. The emulator it
+    # uses is whichever it was given (the embedded one is the walkthrough's): the dev state
+    # names it, so the token CLI needs no flag for it.
     tokens_file = tmp_path / ".berth" / "dev-tokens.json"
-    with dev_process(tokens_file) as dev:
+    with dev_process(tokens_file, "--endpoint", moto_endpoint) as dev:
         listed = _token_cli(tmp_path, "--dev", "list", "--json")
         assert listed.returncode == 0, listed.stderr
         names = {row["name"] for row in json.loads(listed.stdout)}

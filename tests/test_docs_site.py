@@ -15,6 +15,8 @@ README = (ROOT / "README.md").read_text()
 README_MAX_LINES = 250
 # Markdown links, inline or to a fragment: [text](target) with no scheme.
 LINK = re.compile(r"\]\((?![a-z]+:)([^)\s]+)\)")
+# One worker builds the site once, instead of each worker that runs some of its tests.
+pytestmark = pytest.mark.xdist_group("docs-site")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Every MUST of the JobStore contract (scheduler/job_store/job_store.py), per implementation.
 
-The DynamoDB store runs against in-process moto with the table made by
-`provision()`, so the indexes queried here are the ones deployments get; the
+The DynamoDB store runs against in-process moto with the table definition
+`provision()` uses, so the indexes queried here are the ones deployments get; the
 in-memory store runs as the service-layer tests use it.
 """
 
@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from moto import mock_aws
 
 from scheduler.aws.aws_settings import AwsSettings, make_client
-from scheduler.aws.provision import provision
+from scheduler.aws.provision import ensure_table
+from scheduler.aws.table_definitions import jobs_table_definition
 from scheduler.domain.dependencies import MAX_DEPENDENCIES
 from scheduler.domain.errors import InvalidArgument
 from scheduler.domain.jobs import JobRecord, JobStatus
@@ -28,21 +30,12 @@ from tests.job_records import ALICE, BOB, DAY, NOW, completion, new_job
 
 
 def dynamodb_store(*, query_batch: int = 100, usage_page: int = 1000) -> DynamoDbJobStore:
-    settings = AwsSettings()  # region and fake credentials from the test environment
-    suffix = uuid.uuid4().hex[:8]
-    provision(
-        settings,
-        table=f"jobs-{suffix}",
-        bucket=f"jobs-{suffix}",
-        bucket_key_param=f"/{suffix}/bucket",
-        table_key_param=f"/{suffix}/table",
-        backend_status_param=f"/{suffix}/status",
-        backend_status_toml="",
-        token_table=f"tokens-{suffix}",
-    )
+    client = make_client("dynamodb", AwsSettings())  # region and credentials from the test
+    table = f"jobs-{uuid.uuid4().hex[:8]}"
+    ensure_table(client, jobs_table_definition(table))  # the jobs table as provision() makes it
     return DynamoDbJobStore(
-        make_client("dynamodb", settings),
-        f"jobs-{suffix}",
+        client,
+        table,
         clock=lambda: NOW,
         query_batch=query_batch,
         usage_page=usage_page,
@@ -60,10 +53,18 @@ IMPLEMENTATIONS: dict[str, Callable[..., JobStore]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def module_aws() -> Iterator[None]:
+    """In-process moto for the module: each store gets its own tables, so tests stay apart
+    without paying for a fresh emulator each."""
+    with mock_aws():
+        yield
+
+
 @pytest.fixture(params=list(IMPLEMENTATIONS))
 def make_store(request: pytest.FixtureRequest) -> Iterator[Callable[..., JobStore]]:
     if request.param == "dynamodb":
-        request.getfixturevalue("aws")  # in-process moto, for this store only
+        request.getfixturevalue("module_aws")  # in-process moto, for this store only
     yield IMPLEMENTATIONS[request.param]
 
 

@@ -30,6 +30,8 @@ WEEK_S = 7 * DAY
 OTHERS = {"c" * 64: "carol", "d" * 64: "dave"}
 BACKENDS = ("emulator", "qpu", "sim")
 SKEW_S = 300.0  # the store looks this far into "tomorrow" for everyone's jobs
+# One worker seeds the module's system once, instead of each worker that runs some of its tests.
+pytestmark = pytest.mark.xdist_group("usage-accounting")
 
 
 @dataclasses.dataclass(frozen=True)
