@@ -25,19 +25,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("scheduler")
 
 
-async def _wait_for_stop_signal() -> None:
+def _stop_signal() -> asyncio.Event:
+    """Set by SIGTERM or SIGINT from now on: installed before anything says it is running,
+    so a signal sent as soon as that line appears stops the process in order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _wait_for(stop: asyncio.Event) -> None:
     await stop.wait()
     log.info("stop signal received: no new calls, finishing in-flight ones")
 
 
-async def _until_stopped(app: SchedulerApp) -> None:
+async def _until_stopped(app: SchedulerApp, stop: asyncio.Event) -> None:
     """Until a stop signal; raises FatalError if the scheduler fails first."""
     waits = [
-        asyncio.ensure_future(_wait_for_stop_signal()),
+        asyncio.ensure_future(_wait_for(stop)),
         asyncio.ensure_future(app.until_failed()),
     ]
     try:
@@ -52,9 +58,10 @@ async def _until_stopped(app: SchedulerApp) -> None:
 
 async def serve(app: SchedulerApp) -> None:
     """Start `app`, serve until a stop signal or a fatal error, then stop it."""
+    stop = _stop_signal()
     await app.start()
     try:
-        await _until_stopped(app)
+        await _until_stopped(app, stop)
     finally:
         await app.stop()
 
@@ -99,9 +106,10 @@ async def run_dev(config: SchedulerConfig) -> None:
         )
         for role, token in stack.tokens.items():
             print(f"    {role:<10} {token}", flush=True)
+        stop = _stop_signal()
         print("Press Ctrl-C to stop.\n", flush=True)
         assert stack.app is not None, "a started DevStack has its scheduler"
-        await _until_stopped(stack.app)
+        await _until_stopped(stack.app, stop)
     finally:
         if dashboard is not None:
             await dashboard.stop()

@@ -81,7 +81,7 @@ async def test_the_overview_shows_the_users_jobs_against_their_roles_limits(
             guest.submit()
     overview = await sign_in(client, system.tokens["guest"])
     assert "(role guest)" in overview
-    assert "2 of 5</span> queued or running (2 queued, 0 running)" in overview
+    assert "2 of 5</span> queued, waiting or running (2 queued or waiting, 0 running)" in overview
     assert "1.0 MiB</span> largest job" in overview
     assert "5 min</span> longest timeout" in overview
     assert 'data-serving="yes"' in overview

@@ -590,7 +590,7 @@ class HoldJobsRequest(_message.Message):
     backend: _builtins.str
     """empty = every backend (then owner_name is required)"""
     release: _builtins.bool
-    """false: hold QUEUED jobs; true: release HELD ones"""
+    """false: hold QUEUED and WAITING jobs; true: release HELD ones"""
     def __init__(
         self,
         *,

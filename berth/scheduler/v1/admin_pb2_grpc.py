@@ -126,7 +126,7 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def HoldJobs(self, request, context):
-        """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+        """Holds every QUEUED or WAITING job (or, with release, releases every HELD job) of one user
         or of one backend (or of one user on one backend). Releases here are an
         operator's word: they pass the owners' concurrency limits and the queue budget.
         """

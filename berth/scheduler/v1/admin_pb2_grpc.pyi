@@ -61,7 +61,7 @@ class AdminServiceStub:
     this replica's memory (so a restart starts the history afresh).
     """
     HoldJobs: _grpc.UnaryUnaryMultiCallable[_admin_pb2.HoldJobsRequest, _admin_pb2.HoldJobsResponse]
-    """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+    """Holds every QUEUED or WAITING job (or, with release, releases every HELD job) of one user
     or of one backend (or of one user on one backend). Releases here are an
     operator's word: they pass the owners' concurrency limits and the queue budget.
     """
@@ -97,7 +97,7 @@ class AdminServiceAsyncStub(AdminServiceStub):
     this replica's memory (so a restart starts the history afresh).
     """
     HoldJobs: _aio.UnaryUnaryMultiCallable[_admin_pb2.HoldJobsRequest, _admin_pb2.HoldJobsResponse]  # type: ignore[assignment]
-    """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+    """Holds every QUEUED or WAITING job (or, with release, releases every HELD job) of one user
     or of one backend (or of one user on one backend). Releases here are an
     operator's word: they pass the owners' concurrency limits and the queue budget.
     """
@@ -172,7 +172,7 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.HoldJobsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.HoldJobsResponse, _abc.Awaitable[_admin_pb2.HoldJobsResponse]]:
-        """Holds every QUEUED job (or, with release, releases every HELD job) of one user
+        """Holds every QUEUED or WAITING job (or, with release, releases every HELD job) of one user
         or of one backend (or of one user on one backend). Releases here are an
         operator's word: they pass the owners' concurrency limits and the queue budget.
         """

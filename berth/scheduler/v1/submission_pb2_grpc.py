@@ -199,16 +199,17 @@ class SubmissionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def HoldJob(self, request, context):
-        """QUEUED -> HELD: not dispatched, out of the queue, until released. The owner or an
-        admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
+        """QUEUED or WAITING -> HELD: not dispatched, out of the queue, until released. The owner
+        or an admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseJob(self, request, context):
-        """HELD -> QUEUED, its queue age starting anew; counts toward the owner's limit again
-        (RESOURCE_EXHAUSTED at the limit). An already QUEUED job is returned as it is.
+        """HELD -> QUEUED, its queue age starting anew (or -> WAITING while its dependencies are
+        undecided); counts toward the owner's limit again (RESOURCE_EXHAUSTED at the limit).
+        An already QUEUED or WAITING job is returned as it is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

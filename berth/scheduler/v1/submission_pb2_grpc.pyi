@@ -51,12 +51,13 @@ class SubmissionServiceStub:
     CancelJobArray: _grpc.UnaryUnaryMultiCallable[_submission_pb2.CancelJobArrayRequest, _submission_pb2.CancelJobArrayResponse]
     """Cancels every job of the array that has not ended."""
     HoldJob: _grpc.UnaryUnaryMultiCallable[_submission_pb2.HoldJobRequest, _submission_pb2.JobInfo]
-    """QUEUED -> HELD: not dispatched, out of the queue, until released. The owner or an
-    admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
+    """QUEUED or WAITING -> HELD: not dispatched, out of the queue, until released. The owner
+    or an admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
     """
     ReleaseJob: _grpc.UnaryUnaryMultiCallable[_submission_pb2.ReleaseJobRequest, _submission_pb2.JobInfo]
-    """HELD -> QUEUED, its queue age starting anew; counts toward the owner's limit again
-    (RESOURCE_EXHAUSTED at the limit). An already QUEUED job is returned as it is.
+    """HELD -> QUEUED, its queue age starting anew (or -> WAITING while its dependencies are
+    undecided); counts toward the owner's limit again (RESOURCE_EXHAUSTED at the limit).
+    An already QUEUED or WAITING job is returned as it is.
     """
 
 @_typing.type_check_only
@@ -82,12 +83,13 @@ class SubmissionServiceAsyncStub(SubmissionServiceStub):
     CancelJobArray: _aio.UnaryUnaryMultiCallable[_submission_pb2.CancelJobArrayRequest, _submission_pb2.CancelJobArrayResponse]  # type: ignore[assignment]
     """Cancels every job of the array that has not ended."""
     HoldJob: _aio.UnaryUnaryMultiCallable[_submission_pb2.HoldJobRequest, _submission_pb2.JobInfo]  # type: ignore[assignment]
-    """QUEUED -> HELD: not dispatched, out of the queue, until released. The owner or an
-    admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
+    """QUEUED or WAITING -> HELD: not dispatched, out of the queue, until released. The owner
+    or an admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
     """
     ReleaseJob: _aio.UnaryUnaryMultiCallable[_submission_pb2.ReleaseJobRequest, _submission_pb2.JobInfo]  # type: ignore[assignment]
-    """HELD -> QUEUED, its queue age starting anew; counts toward the owner's limit again
-    (RESOURCE_EXHAUSTED at the limit). An already QUEUED job is returned as it is.
+    """HELD -> QUEUED, its queue age starting anew (or -> WAITING while its dependencies are
+    undecided); counts toward the owner's limit again (RESOURCE_EXHAUSTED at the limit).
+    An already QUEUED or WAITING job is returned as it is.
     """
 
 class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -194,8 +196,8 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _submission_pb2.HoldJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_submission_pb2.JobInfo, _abc.Awaitable[_submission_pb2.JobInfo]]:
-        """QUEUED -> HELD: not dispatched, out of the queue, until released. The owner or an
-        admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
+        """QUEUED or WAITING -> HELD: not dispatched, out of the queue, until released. The owner
+        or an admin; an already HELD job is returned as it is. Other states: FAILED_PRECONDITION.
         """
 
     @_abc_1.abstractmethod
@@ -204,8 +206,9 @@ class SubmissionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _submission_pb2.ReleaseJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_submission_pb2.JobInfo, _abc.Awaitable[_submission_pb2.JobInfo]]:
-        """HELD -> QUEUED, its queue age starting anew; counts toward the owner's limit again
-        (RESOURCE_EXHAUSTED at the limit). An already QUEUED job is returned as it is.
+        """HELD -> QUEUED, its queue age starting anew (or -> WAITING while its dependencies are
+        undecided); counts toward the owner's limit again (RESOURCE_EXHAUSTED at the limit).
+        An already QUEUED or WAITING job is returned as it is.
         """
 
 def add_SubmissionServiceServicer_to_server(servicer: SubmissionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
