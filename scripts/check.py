@@ -49,6 +49,9 @@ STEPS = (
         ],
         applies=lambda: (ROOT / "mkdocs.yml").is_file(),
     ),
+    # The headless browser the dashboard's tests drive, installed from the OS's packages
+    # where it is missing: a download that is setup, not the suite's time.
+    Step("browser", _module("tests.browser")),
     Step("tests", _module("pytest", "-q", "-n", PYTEST_WORKERS, "--dist", "loadgroup")),
     Step("slow", _module("pytest", "-q", "-m", "slow")),
 )

@@ -22,7 +22,7 @@ from dashboard.config import DashboardConfig
 from dashboard.server import RunningDashboard, start_dashboard
 from tests.agent_process import AgentProcess, Researcher
 from tests.berth_system import BerthSystem
-from tests.browser import LAUNCH_ARGS, VIEWPORT, chromium_executable
+from tests.browser import LAUNCH_ARGS, VIEWPORT, BrowserUnavailable, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
@@ -39,12 +39,19 @@ SignIn = Callable[[str], Page]
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    return chromium_executable()
+    try:
+        return chromium_executable()
+    except BrowserUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def system(module_berth_system: BerthSystem) -> BerthSystem:
-    return module_berth_system
+def system(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BerthSystem]:
+    """Agents heartbeat every third of the lease, and learn of a cancel at their next
+    heartbeat: a 3-second lease shows a cancel from the page within about a second."""
+    system = BerthSystem(moto_endpoint, tmp_path_factory.mktemp("berth"), lease_seconds=3)
+    yield system.start()
+    system.stop()
 
 
 @pytest.fixture(scope="module")
