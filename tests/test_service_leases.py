@@ -114,3 +114,26 @@ async def test_only_the_lease_holder_may_heartbeat_or_report(
     first = await layer.executions.report(job_id, "agent-1", failure)
     assert (first.status, first.detail) == (JobStatus.FAILED, "boom")
     assert await layer.executions.report(job_id, "agent-1", failure) == first  # a retry
+
+
+async def test_a_status_read_while_a_lost_attempt_is_cleaned_up_shows_the_queue_position(
+    service_world: Callable[..., ServiceWorld], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The requeue's write is durable before the lost attempt's objects are deleted (an S3
+    # round trip): an answer given meanwhile must not say QUEUED without a place in the queue.
+    world = service_world()
+    layer = await world.start_layer()
+    job_id = (await running_job(layer, ALICE)).job.job_id
+    answers = []
+    delete_attempt = world.blobs.delete_attempt
+
+    def delete_and_note(job: str, attempt: int) -> None:
+        record = world.store.get(job)
+        assert record is not None
+        answers.append((job, record.status, layer.submissions.view_of(record).queue_position))
+        delete_attempt(job, attempt)
+
+    monkeypatch.setattr(world.blobs, "delete_attempt", delete_and_note)
+    world.clock.advance(31)
+    await layer.monitor.check_once()
+    assert answers == [(job_id, JobStatus.QUEUED, 1)]

@@ -592,10 +592,12 @@ class JobLifecycle:
                 lambda: requeue(running.job_id, running.attempt, now, logged=logged)
             )
             if job is not None:
+                # Queued before the lost attempt's objects are deleted: a watcher told
+                # QUEUED meanwhile sees the job's place in the queue, not none.
                 self._running.pop(running.job_id, None)
-                await self._discard_attempt(self._io.execution, job.job_id, running.attempt)
                 if await self._requeue(job):
                     log.warning("job %s requeued beyond SCHEDULER_MAX_QUEUE_BYTES", job.job_id)
+                await self._discard_attempt(self._io.execution, job.job_id, running.attempt)
                 self._metrics.lease_expired(job.backend, "requeued")
                 log.info(
                     "job %s requeued: lease lost by %s (attempt %d of %d)",
