@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.api_calls import LifecycleCalls
 from bench.measurements import Row
-from bench.targets import Verdict
+from bench.targets import REGRESSION_TOLERANCE, Verdict
 
 _HEADER = (
     "phase",
@@ -66,7 +66,7 @@ def verdict_lines(verdicts: Sequence[Verdict]) -> list[str]:
         if v.baseline is not None:
             line += f"; baseline {v.baseline:.3g}{t.unit}"
             if v.regressed:
-                line += f"  REGRESSION > {int(100 * 0.1)}%"
+                line += f"  REGRESSION > {REGRESSION_TOLERANCE:.0%}"
         lines.append(line)
     return lines
 
