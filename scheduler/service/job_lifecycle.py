@@ -529,9 +529,7 @@ class JobLifecycle:
             )
         )
         if job is not None:
-            self._running.pop(job.job_id, None)
-            await self._requeue(job)
-            await self._discard_attempt(self._io.execution, job.job_id, record.attempt)
+            await self._requeue_after_attempt(self._io.execution, job, record.attempt)
             log.info("job %s requeued: %s", job.job_id, detail[:200])
         return job
 
@@ -545,9 +543,7 @@ class JobLifecycle:
             lambda: requeue(job.job_id, job.attempt, detail, logged=logged)
         )
         if requeued is not None:
-            self._running.pop(job.job_id, None)
-            await self._requeue(requeued)
-            await self._discard_attempt(self._io.submission, job.job_id, job.attempt)
+            await self._requeue_after_attempt(self._io.submission, requeued, job.attempt)
         return requeued
 
     async def fail(self, job: JobRecord, detail: str) -> JobRecord | None:
@@ -592,12 +588,8 @@ class JobLifecycle:
                 lambda: requeue(running.job_id, running.attempt, now, logged=logged)
             )
             if job is not None:
-                # Queued before the lost attempt's objects are deleted: a watcher told
-                # QUEUED meanwhile sees the job's place in the queue, not none.
-                self._running.pop(running.job_id, None)
-                if await self._requeue(job):
+                if await self._requeue_after_attempt(self._io.execution, job, running.attempt):
                     log.warning("job %s requeued beyond SCHEDULER_MAX_QUEUE_BYTES", job.job_id)
-                await self._discard_attempt(self._io.execution, job.job_id, running.attempt)
                 self._metrics.lease_expired(job.backend, "requeued")
                 log.info(
                     "job %s requeued: lease lost by %s (attempt %d of %d)",
@@ -636,6 +628,17 @@ class JobLifecycle:
         expiry = self.job_expiry(now)
         args = (job.job_id, job.attempt, status, detail, now, expiry)
         return await io.run(lambda: end(*args, require_expired_lease=expired_lease))
+
+    async def _requeue_after_attempt(self, io: BlockingIo, job: JobRecord, attempt: int) -> bool:
+        """Queue a job requeued from RUNNING, then delete what its `attempt` uploaded.
+
+        In that order: a status read while the objects are deleted (an S3 round trip)
+        sees the job's place in the queue, not QUEUED with none. True when it went past
+        the byte budget (see `_requeue`).
+        """
+        over = await self._requeue(job)
+        await self._discard_attempt(io, job.job_id, attempt)
+        return over
 
     async def _discard_attempt(self, io: BlockingIo, job_id: str, attempt: int) -> None:
         """Delete what a requeued attempt uploaded: it can never be served now. What its
